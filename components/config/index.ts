@@ -1,0 +1,122 @@
+import * as pulumi from "@pulumi/pulumi";
+import { z } from "zod";
+import { images, ImageKey } from "../versions";
+import { Profile, profiles, ProfileName, TierName } from "./profiles";
+import { RawStackConfig, stackConfigSchema } from "./schema";
+
+export { bucketDefaults, BucketKey, hostPortDefaults, HostPortKey } from "./schema";
+export { profiles, ProfileName, tierNames, TierName } from "./profiles";
+
+/** The validated configuration every tier reads: raw keys plus the profile's resolved defaults. */
+export interface StackConfig extends Omit<RawStackConfig, "kafka" | "flink" | "images"> {
+    project: string;
+    stack: string;
+    sizing: Pick<Profile, "budgetMiB" | "tierMiB">;
+    kafka: Profile["kafka"];
+    flink: Profile["flink"];
+    images: Record<ImageKey, string>;
+    isEnabled(tier: TierName): boolean;
+}
+
+export interface ConfigProblem {
+    key: string;
+    value: string;
+    message: string;
+}
+
+/**
+ * Thrown before any resource exists. Lists every bad value found in one pass; cross-key checks
+ * (port clashes, region required for s3) run once each key on its own is valid.
+ */
+export class ConfigError extends Error {
+    constructor(readonly problems: ConfigProblem[]) {
+        super(
+            "Invalid stack configuration:\n" +
+                problems.map((p) => `  - ${p.key} = ${p.value}: ${p.message}`).join("\n"),
+        );
+        this.name = "ConfigError";
+    }
+}
+
+const show = (v: unknown) => (v === undefined ? "(not set)" : JSON.stringify(v));
+
+function valueAt(root: unknown, path: PropertyKey[]): unknown {
+    return path.reduce<unknown>((o, k) => (o !== null && typeof o === "object" ? (o as Record<PropertyKey, unknown>)[k] : undefined), root);
+}
+
+/**
+ * Parses the project's config map as Pulumi hands it over (`<project>:<key>` -> string; structured
+ * values arrive as JSON). Keys of other namespaces (aws:, docker:) are left to their providers,
+ * except aws:region, which stands in for s3.region.
+ */
+export function parseStackConfig(raw: Record<string, string>, project: string, stack: string): StackConfig {
+    const input: Record<string, unknown> = {};
+    const problems: ConfigProblem[] = [];
+    for (const [fullKey, text] of Object.entries(raw)) {
+        if (!fullKey.startsWith(`${project}:`)) continue;
+        const key = fullKey.slice(project.length + 1);
+        if (/^\s*[[{]/.test(text)) {
+            try {
+                input[key] = JSON.parse(text);
+            } catch {
+                problems.push({ key: fullKey, value: text, message: "not valid JSON for a structured value" });
+            }
+        } else input[key] = text;
+    }
+    const awsRegion = raw["aws:region"];
+    if (awsRegion && input.s3 === undefined) input.s3 = { region: awsRegion };
+
+    const result = stackConfigSchema.safeParse(input, { reportInput: true });
+    if (!result.success) problems.push(...toProblems(result.error, input, project));
+    if (problems.length > 0) throw new ConfigError(problems);
+    return resolve(result.data!, project, stack);
+}
+
+function toProblems(error: z.ZodError, input: unknown, project: string): ConfigProblem[] {
+    return error.issues.flatMap((issue) => {
+        const key = (path: PropertyKey[]) => `${project}:${path.map(String).join(".")}`;
+        if (issue.code === "unrecognized_keys") {
+            const parent = valueAt(input, issue.path);
+            const allowed = allowedKeys(issue.path);
+            return issue.keys.map((k) => ({
+                key: key([...issue.path, k]),
+                value: show((parent as Record<string, unknown>)[k]),
+                message: `unknown key; allowed: ${allowed.join(", ")}`,
+            }));
+        }
+        return [{ key: key(issue.path), value: show(valueAt(input, issue.path)), message: issue.message }];
+    });
+}
+
+/** Walks the schema to name the keys allowed where an unknown one was found. */
+function allowedKeys(path: PropertyKey[]): string[] {
+    let node: z.ZodType | undefined = stackConfigSchema;
+    for (const k of path) {
+        while (node && !(node instanceof z.ZodObject) && "unwrap" in node) node = (node as unknown as { unwrap(): z.ZodType }).unwrap();
+        node = node instanceof z.ZodObject ? (node.shape as Record<string, z.ZodType>)[String(k)] : undefined;
+    }
+    while (node && !(node instanceof z.ZodObject) && "unwrap" in node) node = (node as unknown as { unwrap(): z.ZodType }).unwrap();
+    return node instanceof z.ZodObject ? Object.keys(node.shape) : [];
+}
+
+function resolve(cfg: RawStackConfig, project: string, stack: string): StackConfig {
+    const profile: Profile = profiles[cfg.profile as ProfileName];
+    return {
+        ...cfg,
+        project,
+        stack,
+        sizing: { budgetMiB: profile.budgetMiB, tierMiB: profile.tierMiB },
+        kafka: { brokers: cfg.kafka.brokers ?? profile.kafka.brokers, controllers: cfg.kafka.controllers ?? profile.kafka.controllers },
+        flink: {
+            taskManagers: cfg.flink.taskManagers ?? profile.flink.taskManagers,
+            slotsPerTaskManager: cfg.flink.slotsPerTaskManager ?? profile.flink.slotsPerTaskManager,
+        },
+        images: { ...images, ...(Object.fromEntries(Object.entries(cfg.images).filter(([, v]) => v)) as Partial<Record<ImageKey, string>>) },
+        isEnabled: (tier) => (tier === "objectStore" ? true : cfg.tiers[tier]),
+    };
+}
+
+/** Reads this stack's config from the Pulumi engine and validates it. */
+export function loadStackConfig(): StackConfig {
+    return parseStackConfig(pulumi.runtime.allConfig(), pulumi.getProject(), pulumi.getStack());
+}

@@ -1,0 +1,142 @@
+import { z } from "zod";
+import { images, ImageKey } from "../versions";
+import { profileNames, profiles, TierName } from "./profiles";
+
+/**
+ * Host ports published by each service, with the tier that owns them: the one table of ports.
+ * Inside the Docker network services keep their upstream ports; only these are remapped, which
+ * is how the upstream 8081/8083/8088 collisions are avoided.
+ */
+export const hostPortDefaults = {
+    minioApi: { tier: "objectStore", port: 9000 },
+    minioConsole: { tier: "objectStore", port: 9001 },
+    kafka: { tier: "kafka", port: 9092 },
+    schemaRegistry: { tier: "kafka", port: 8081 },
+    kafkaConnect: { tier: "kafka", port: 8083 },
+    ksqldb: { tier: "kafka", port: 8088 },
+    kafkaUi: { tier: "kafka", port: 8080 },
+    flinkUi: { tier: "flink", port: 18081 },
+    sqlGateway: { tier: "flink", port: 18083 },
+    icebergRest: { tier: "flink", port: 8181 },
+    druidRouter: { tier: "druid", port: 8888 },
+    superset: { tier: "superset", port: 8089 },
+} as const satisfies Record<string, { tier: TierName; port: number }>;
+export type HostPortKey = keyof typeof hostPortDefaults;
+
+export const bucketDefaults = {
+    raw: "raw-events",
+    warehouse: "iceberg-warehouse",
+    druid: "druid-deep-storage",
+    checkpoints: "flink-checkpoints",
+} as const;
+export type BucketKey = keyof typeof bucketDefaults;
+
+const port = z.number().int().min(1024, "expected a port from 1024 to 65535").max(65535, "expected a port from 1024 to 65535");
+
+// S3 naming rules (the subset MinIO also enforces): 3-63 chars, lowercase, digits, dots, hyphens.
+const bucketName = z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "expected 3-63 characters of a-z, 0-9, '.' and '-', starting and ending with a letter or digit")
+    .refine((n) => !/\.\.|^\d+\.\d+\.\d+\.\d+$/.test(n), "expected no '..' and not an IP address");
+
+const ipv4 = z.string().regex(/^(\d{1,3})(\.\d{1,3}){3}$/, "expected an IPv4 address such as 127.0.0.1");
+
+const imageRef = z.string().regex(/^[a-z0-9./_:@-]+$/i, "expected an image reference such as registry/name:tag");
+
+const tierFlags = Object.fromEntries(
+    (Object.keys(profiles.laptop.tierMiB) as TierName[]).filter((t) => t !== "objectStore").map((t) => [t, z.boolean().default(true)]),
+) as Record<Exclude<TierName, "objectStore">, z.ZodDefault<z.ZodBoolean>>;
+
+const portFields = Object.fromEntries(
+    Object.entries(hostPortDefaults).map(([k, v]) => [k, port.default(v.port)]),
+) as Record<HostPortKey, z.ZodDefault<typeof port>>;
+
+const bucketFields = Object.fromEntries(
+    Object.entries(bucketDefaults).map(([k, v]) => [k, bucketName.default(v)]),
+) as Record<BucketKey, z.ZodDefault<typeof bucketName>>;
+
+const imageFields = Object.fromEntries(Object.keys(images).map((k) => [k, imageRef.optional()])) as Record<
+    ImageKey,
+    z.ZodOptional<typeof imageRef>
+>;
+
+export const stackConfigSchema = z
+    .strictObject({
+        platform: z.enum(["docker", "kubernetes"]).default("docker"),
+        objectStore: z.enum(["minio", "s3"]).default("minio"),
+        profile: z.enum(profileNames).default("laptop"),
+        /** Address published ports bind to. 127.0.0.1 keeps every UI and API off the network. */
+        bindAddress: ipv4.default("127.0.0.1"),
+        tiers: z.strictObject(tierFlags).prefault({}),
+        ports: z.strictObject(portFields).prefault({}),
+        buckets: z.strictObject(bucketFields).prefault({}),
+        /** Image overrides (e.g. a mirror); the defaults come from the version table. */
+        images: z.strictObject(imageFields).prefault({}),
+        s3: z
+            .strictObject({
+                region: z.string().regex(/^[a-z]{2}(-gov)?-[a-z]+-\d$/, "expected an AWS region such as eu-west-1").optional(),
+            })
+            .prefault({}),
+        kafka: z
+            .strictObject({
+                brokers: z.number().int().min(1, "expected 1 to 9 brokers").max(9, "expected 1 to 9 brokers").optional(),
+                controllers: z
+                    .union([z.literal(0), z.literal(1), z.literal(3), z.literal(5)], "expected 0 (combined broker/controller), 1, 3 or 5")
+                    .optional(),
+            })
+            .prefault({}),
+        flink: z
+            .strictObject({
+                taskManagers: z.number().int().min(1, "expected 1 to 16 task managers").max(16, "expected 1 to 16 task managers").optional(),
+                slotsPerTaskManager: z.number().int().min(1, "expected 1 to 32 slots").max(32, "expected 1 to 32 slots").optional(),
+            })
+            .prefault({}),
+    })
+    .superRefine((cfg, ctx) => {
+        if (cfg.objectStore === "s3" && !cfg.s3.region) {
+            ctx.addIssue({
+                code: "custom",
+                path: ["s3", "region"],
+                input: undefined,
+                message: "required when objectStore is s3 (set s3.region or aws:region)",
+            });
+        }
+        if (cfg.platform === "kubernetes") {
+            ctx.addIssue({
+                code: "custom",
+                path: ["platform"],
+                input: cfg.platform,
+                message: "the kubernetes platform is not available yet; allowed now: docker",
+            });
+        }
+        const enabled = (tier: TierName) =>
+            tier === "objectStore" ? cfg.objectStore === "minio" : cfg.tiers[tier as Exclude<TierName, "objectStore">];
+        const seen = new Map<number, HostPortKey>();
+        for (const key of Object.keys(hostPortDefaults) as HostPortKey[]) {
+            if (!enabled(hostPortDefaults[key].tier)) continue;
+            const p = cfg.ports[key];
+            const other = seen.get(p);
+            if (other) {
+                ctx.addIssue({
+                    code: "custom",
+                    path: ["ports", key],
+                    input: p,
+                    message: `port clash: ports.${other} is also ${p}; every published port must be unique`,
+                });
+            } else seen.set(p, key);
+        }
+        const names = new Map<string, BucketKey>();
+        for (const key of Object.keys(bucketDefaults) as BucketKey[]) {
+            const other = names.get(cfg.buckets[key]);
+            if (other) {
+                ctx.addIssue({
+                    code: "custom",
+                    path: ["buckets", key],
+                    input: cfg.buckets[key],
+                    message: `bucket name clash: buckets.${other} has the same name; each bucket holds one kind of data`,
+                });
+            } else names.set(cfg.buckets[key], key);
+        }
+    });
+
+export type RawStackConfig = z.infer<typeof stackConfigSchema>;

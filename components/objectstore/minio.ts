@@ -1,0 +1,91 @@
+import * as minio from "@pulumi/minio";
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import { BucketKey, StackConfig } from "../config";
+import { Platform } from "../platform/types";
+import { ObjectStoreOutputs, policyDocument, resolvedGrants, S3Credentials, StoreConsumer, storeConsumers } from "./types";
+
+const API_PORT = 9000;
+const CONSOLE_PORT = 9001;
+
+/** MinIO in a container, its buckets private, one least-privilege user per consuming service. */
+export class MinioStore extends pulumi.ComponentResource implements ObjectStoreOutputs {
+    readonly kind = "minio" as const;
+    readonly region = "us-east-1";
+    readonly pathStyle = true;
+    readonly endpoint: pulumi.Output<string>;
+    readonly hostEndpoint: pulumi.Output<string>;
+    readonly consoleUrl: pulumi.Output<string>;
+    readonly buckets: Record<BucketKey, pulumi.Output<string>>;
+    readonly credentials: Record<StoreConsumer, S3Credentials>;
+    readonly ready: pulumi.Resource[];
+    readonly services: ObjectStoreOutputs["services"];
+    readonly adminLogin: { user: pulumi.Output<string>; password: pulumi.Output<string> };
+
+    constructor(name: string, cfg: StackConfig, platform: Platform, opts?: pulumi.ComponentResourceOptions) {
+        super("dataplatform:objectstore:Minio", name, {}, opts);
+        const child = { parent: this };
+
+        const rootUser = new random.RandomString("root-user", { length: 16, special: false, upper: false }, child);
+        const rootPassword = new random.RandomPassword("root-password", { length: 40, special: false }, child);
+        this.adminLogin = { user: pulumi.secret(pulumi.interpolate`root-${rootUser.result}`), password: pulumi.secret(rootPassword.result) };
+        const { user, password } = this.adminLogin;
+
+        const server = platform.deploy(
+            {
+                name: "minio",
+                tier: "objectStore",
+                image: cfg.images.minio,
+                command: ["server", "/data", "--address", `:${API_PORT}`, "--console-address", `:${CONSOLE_PORT}`],
+                secretEnv: { MINIO_ROOT_USER: user, MINIO_ROOT_PASSWORD: password },
+                ports: [
+                    { name: "api", containerPort: API_PORT, hostPort: cfg.ports.minioApi },
+                    { name: "console", containerPort: CONSOLE_PORT, hostPort: cfg.ports.minioConsole },
+                ],
+                volumes: [{ name: "data", mountPath: "/data" }],
+                // `mc` ships in the image with a `local` alias; `ready` checks the server accepts writes.
+                health: { command: ["mc", "ready", "local"], http: { port: API_PORT, path: "/minio/health/ready" }, startPeriodSeconds: 10 },
+                memoryMiB: cfg.sizing.tierMiB.objectStore,
+            },
+            this,
+        );
+        this.services = [server];
+        this.endpoint = pulumi.output(`http://${server.internal.api}`);
+        this.hostEndpoint = pulumi.output(`http://${server.published.api}`);
+        this.consoleUrl = pulumi.output(`http://${server.published.console}`);
+
+        // The provider talks to the published API, so it can only start once the container is healthy.
+        const provider = new minio.Provider(
+            "minio",
+            { minioServer: server.published.api, minioUser: user, minioPassword: password, minioSsl: false, minioRegion: this.region },
+            { parent: this, dependsOn: [server.ready] },
+        );
+        const managed = { parent: this, provider };
+
+        const buckets = Object.fromEntries(
+            (Object.keys(cfg.buckets) as BucketKey[]).map((key) => [
+                key,
+                new minio.S3Bucket(`bucket-${key}`, { bucket: cfg.buckets[key], acl: "private", forceDestroy: false }, managed),
+            ]),
+        ) as Record<BucketKey, minio.S3Bucket>;
+        this.buckets = Object.fromEntries(Object.entries(buckets).map(([k, b]) => [k, b.bucket])) as Record<BucketKey, pulumi.Output<string>>;
+
+        const ready: pulumi.Resource[] = [];
+        this.credentials = Object.fromEntries(
+            storeConsumers.map((consumer) => {
+                const secret = new random.RandomPassword(`${consumer}-secret`, { length: 40, special: false }, child);
+                const user = new minio.IamUser(`${consumer}-user`, { name: `svc-${consumer}`, secret: secret.result }, managed);
+                const policy = new minio.IamPolicy(
+                    `${consumer}-policy`,
+                    { name: `svc-${consumer}-access`, policy: resolvedGrants(consumer, this.buckets).apply(policyDocument) },
+                    managed,
+                );
+                ready.push(new minio.IamUserPolicyAttachment(`${consumer}-attach`, { userName: user.name, policyName: policy.name }, managed));
+                return [consumer, { accessKeyId: user.name, secretAccessKey: pulumi.secret(secret.result) }];
+            }),
+        ) as Record<StoreConsumer, S3Credentials>;
+        this.ready = [...Object.values(buckets), ...ready];
+
+        this.registerOutputs({ endpoint: this.endpoint, consoleUrl: this.consoleUrl, buckets: this.buckets });
+    }
+}
