@@ -1,8 +1,7 @@
-import { loadStackConfig } from "./components/config";
-import { buildStack } from "./components/stack";
+import { program } from "./components/program";
 
 // Config is validated before anything is registered: a bad key fails the preview with a list of problems.
-const { outputs } = buildStack(loadStackConfig());
+const { outputs } = program();
 
 export const objectStore = outputs.objectStore;
 export const objectStoreCredentials = outputs.objectStoreCredentials;

@@ -59,7 +59,7 @@ export function parseStackConfig(raw: Record<string, string>, project: string, s
             try {
                 input[key] = JSON.parse(text);
             } catch {
-                problems.push({ key: fullKey, value: text, message: "not valid JSON for a structured value" });
+                problems.push({ key: fullKey, value: show(text), message: "not valid JSON for a structured value" });
             }
         } else input[key] = text;
     }

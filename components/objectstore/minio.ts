@@ -74,7 +74,7 @@ export class MinioStore extends pulumi.ComponentResource implements ObjectStoreO
         this.credentials = Object.fromEntries(
             storeConsumers.map((consumer) => {
                 const secret = new random.RandomPassword(`${consumer}-secret`, { length: 40, special: false }, child);
-                const user = new minio.IamUser(`${consumer}-user`, { name: `svc-${consumer}`, secret: secret.result }, managed);
+                const user = new minio.IamUser(`${consumer}-user`, { name: `svc-${consumer}`, secret: pulumi.secret(secret.result) }, managed);
                 const policy = new minio.IamPolicy(
                     `${consumer}-policy`,
                     { name: `svc-${consumer}-access`, policy: resolvedGrants(consumer, this.buckets).apply(policyDocument) },

@@ -1,0 +1,85 @@
+import { strict as assert } from "assert";
+import { installMocks, PROJECT, resetResources, resources, setConfig } from "./mocks";
+installMocks();
+import { ConfigError, parseStackConfig, profiles } from "../../components/config";
+import { program } from "../../components/program";
+
+const parse = (raw: Record<string, string>) =>
+    parseStackConfig(Object.fromEntries(Object.entries(raw).map(([k, v]) => [k.includes(":") ? k : `${PROJECT}:${k}`, v])), PROJECT, "test");
+
+function rejects(raw: Record<string, string>, ...expected: RegExp[]): ConfigError {
+    let caught: unknown;
+    try {
+        parse(raw);
+    } catch (e) {
+        caught = e;
+    }
+    assert.ok(caught instanceof ConfigError, `expected a ConfigError for ${JSON.stringify(raw)}`);
+    for (const re of expected) assert.match(caught.message, re);
+    return caught;
+}
+
+describe("stack configuration", () => {
+    it("defaults to a laptop on Docker with MinIO, ports on 127.0.0.1", () => {
+        const cfg = parse({});
+        assert.equal(cfg.platform, "docker");
+        assert.equal(cfg.objectStore, "minio");
+        assert.equal(cfg.profile, "laptop");
+        assert.equal(cfg.bindAddress, "127.0.0.1");
+        assert.deepEqual(cfg.sizing.tierMiB, profiles.laptop.tierMiB);
+        assert.equal(cfg.kafka.brokers, 1);
+        assert.equal(cfg.ports.minioApi, 9000);
+        assert.equal(cfg.buckets.warehouse, "iceberg-warehouse");
+        assert.match(cfg.images.minio, /^quay\.io\/minio\/minio:RELEASE\.\d{4}-/);
+    });
+
+    it("takes the profile's counts unless a key overrides them", () => {
+        assert.equal(parse({ profile: "workstation" }).kafka.brokers, 3);
+        assert.equal(parse({ profile: "workstation", kafka: '{"brokers": 5}' }).kafka.brokers, 5);
+    });
+
+    it("accepts aws:region as the S3 region", () => {
+        const cfg = parse({ objectStore: "s3", "aws:region": "eu-west-1" });
+        assert.equal(cfg.s3.region, "eu-west-1");
+    });
+
+    it("lets an image be overridden (a mirror) and keeps the rest from the version table", () => {
+        const cfg = parse({ images: '{"minio": "mirror.local/minio:RELEASE.2025-09-07T16-13-09Z"}' });
+        assert.equal(cfg.images.minio, "mirror.local/minio:RELEASE.2025-09-07T16-13-09Z");
+        assert.match(cfg.images.kafka, /^apache\/kafka:4\./);
+    });
+
+    describe("rejects bad values naming the key, the value and what is allowed", () => {
+        it("an unknown top-level key", () =>
+            rejects({ objectstore: "s3" }, /dataplatform:objectstore = "s3": unknown key; allowed: platform, objectStore, profile/));
+        it("an unknown nested key", () => rejects({ ports: '{"minio": 9000}' }, /dataplatform:ports\.minio = 9000: unknown key; allowed: minioApi, minioConsole/));
+        it("a wrong type", () => rejects({ tiers: '{"druid": "no"}' }, /dataplatform:tiers\.druid = "no": .*expected boolean/));
+        it("an unknown enum value", () => rejects({ objectStore: "gcs" }, /dataplatform:objectStore = "gcs": .*expected one of "minio"\|"s3"/));
+        it("an unknown profile", () => rejects({ profile: "huge" }, /dataplatform:profile = "huge": .*"laptop"\|"workstation"/));
+        it("a port out of range", () => rejects({ ports: '{"minioApi": 80}' }, /dataplatform:ports\.minioApi = 80: expected a port from 1024 to 65535/));
+        it("a port clash between services", () =>
+            rejects({ ports: '{"superset": 9000}' }, /dataplatform:ports\.superset = 9000: port clash: ports\.minioApi is also 9000/));
+        it("no clash with the ports of a disabled tier", () => assert.equal(parse({ ports: '{"superset": 9000}', tiers: '{"superset": false}' }).ports.superset, 9000));
+        it("an out-of-range count", () => rejects({ kafka: '{"brokers": 0}' }, /dataplatform:kafka\.brokers = 0: expected 1 to 9 brokers/));
+        it("a controller count that cannot form a quorum", () =>
+            rejects({ kafka: '{"controllers": 2}' }, /dataplatform:kafka\.controllers = 2: expected 0 \(combined broker\/controller\), 1, 3 or 5/));
+        it("s3 without an AWS region", () => rejects({ objectStore: "s3" }, /dataplatform:s3\.region = \(not set\): required when objectStore is s3/));
+        it("an invalid AWS region", () => rejects({ objectStore: "s3", s3: '{"region": "Europe"}' }, /dataplatform:s3\.region = "Europe": expected an AWS region/));
+        it("an invalid bucket name", () => rejects({ buckets: '{"raw": "Raw_Events"}' }, /dataplatform:buckets\.raw = "Raw_Events": expected 3-63 characters/));
+        it("two buckets with one name", () => rejects({ buckets: '{"raw": "data", "druid": "data"}' }, /dataplatform:buckets\.druid = "data": bucket name clash/));
+        it("a bind address that is not an IP", () => rejects({ bindAddress: "localhost" }, /dataplatform:bindAddress = "localhost": expected an IPv4 address/));
+        it("structured values that are not JSON", () => rejects({ ports: "{minioApi: 9000" }, /dataplatform:ports = "\{minioApi: 9000": not valid JSON/));
+        it("the kubernetes platform until it exists", () => rejects({ platform: "kubernetes" }, /dataplatform:platform = "kubernetes": .*allowed now: docker/));
+        it("every problem at once", () => {
+            const err = rejects({ platform: "podman", kafka: '{"brokers": 10}', extra: "1" });
+            assert.equal(err.problems.length, 3);
+        });
+    });
+
+    it("registers no resource when the config is bad", async () => {
+        resetResources();
+        setConfig({ objectStore: "s3" });
+        assert.throws(() => program(), ConfigError);
+        assert.deepEqual(await resources(), []);
+    });
+});

@@ -1,0 +1,111 @@
+import * as pulumi from "@pulumi/pulumi";
+
+export const PROJECT = "dataplatform";
+export const STACK = "test";
+
+export interface Recorded {
+    type: string;
+    name: string;
+    /** Types of the enclosing components, outermost first (read from the URN). */
+    parents: string[];
+    /** Inputs as the program registered them; secrets keep Pulumi's secret wrapper. */
+    inputs: Record<string, unknown>;
+}
+
+/** Fake provider-computed outputs, so code that reads them (ids, generated secrets) gets values. */
+function computed(type: string, name: string, inputs: Record<string, unknown>): Record<string, unknown> {
+    switch (type) {
+        case "random:index/randomPassword:RandomPassword":
+            return { result: `${SECRET_MARK}${name}` };
+        case "random:index/randomString:RandomString":
+            return { result: `rnd${name.replace(/[^a-z]/g, "")}`.slice(0, 8) };
+        case "docker:index/remoteImage:RemoteImage":
+            return { imageId: `sha256:${name}`, repoDigest: `${inputs.name}@sha256:0` };
+        case "aws:s3/bucket:Bucket":
+            return { arn: `arn:aws:s3:::${inputs.bucket}` };
+        case "aws:iam/policy:Policy":
+            return { arn: `arn:aws:iam::123456789012:policy/${name}` };
+        case "aws:iam/accessKey:AccessKey":
+            return { secret: `${SECRET_MARK}${name}` };
+        default:
+            return {};
+    }
+}
+
+/** Every generated password or key under mocks starts with this, so tests can hunt for leaks. */
+export const SECRET_MARK = "secret-material-";
+
+type MockMonitor = { resources: Map<string, { urn: string; state: Record<string, unknown> }> };
+const monitor = () => pulumi.runtime.getMonitor() as unknown as MockMonitor;
+let registered: { type: string; name: string; inputs: Record<string, unknown> }[] = [];
+
+/** Installs Pulumi's mocks; call once per process before any program code runs. */
+export function installMocks(): void {
+    void pulumi.runtime.setMocks(
+        {
+            newResource: (args) => {
+                const inputs = args.inputs as Record<string, unknown>;
+                registered.push({ type: args.type, name: args.name, inputs });
+                return { id: `${args.name}-id`, state: { ...inputs, ...computed(args.type, args.name, inputs) } };
+            },
+            call: (args) => args.inputs,
+        },
+        PROJECT,
+        STACK,
+        false,
+    );
+}
+
+/** Forgets resources of earlier builds, so each test sees only what its own build registered. */
+export function resetResources(): void {
+    registered = [];
+    monitor().resources.clear();
+}
+
+/** Waits for registrations to settle, then lists the build's resources with their parents. */
+export async function resources(): Promise<Recorded[]> {
+    await new Promise((r) => setTimeout(r, 50));
+    const byKey = new Map(registered.map((r) => [`${r.type}::${r.name}`, r.inputs]));
+    // urn:pulumi:<stack>::<project>::<parent types $ type>::<name>
+    return [...monitor().resources.values()].map(({ urn }) => {
+        const [, , typeChain, name] = urn.split("::");
+        const chain = typeChain.split("$");
+        const type = chain[chain.length - 1];
+        return { type, name, parents: chain.slice(0, -1), inputs: byKey.get(`${type}::${name}`) ?? {} };
+    });
+}
+
+export function setConfig(values: Record<string, string>): void {
+    pulumi.runtime.setAllConfig(Object.fromEntries(Object.entries(values).map(([k, v]) => [k.includes(":") ? k : `${PROJECT}:${k}`, v])));
+}
+
+/** Resolves an Output (or plain value) inside a test. */
+export function resolve<T>(value: pulumi.Input<T>): Promise<T> {
+    return new Promise((r) => pulumi.output(value).apply((v) => r(v as T)));
+}
+
+/** True when a registered input value carries Pulumi's secret wrapper. */
+export function isSecretInput(value: unknown): value is { value: unknown } {
+    return (
+        typeof value === "object" &&
+        value !== null &&
+        (value as Record<string, unknown>)[pulumi.runtime.specialSigKey] === pulumi.runtime.specialSecretSig
+    );
+}
+
+/** Unwraps secret wrappers, for asserting on the values inside. */
+export function plain(value: unknown): unknown {
+    if (isSecretInput(value)) return plain(value.value);
+    if (Array.isArray(value)) return value.map(plain);
+    if (typeof value === "object" && value !== null) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, plain(v)]));
+    return value;
+}
+
+/** Paths of generated secret material that appear in inputs outside a secret wrapper. */
+export function leakedSecrets(value: unknown, path = ""): string[] {
+    if (isSecretInput(value)) return [];
+    if (typeof value === "string") return value.includes(SECRET_MARK) ? [path] : [];
+    if (Array.isArray(value)) return value.flatMap((v, i) => leakedSecrets(v, `${path}[${i}]`));
+    if (typeof value === "object" && value !== null) return Object.entries(value).flatMap(([k, v]) => leakedSecrets(v, `${path}.${k}`));
+    return [];
+}
