@@ -1,0 +1,49 @@
+import { program } from "../../components/program";
+import { Stack } from "../../components/stack";
+import { Recorded, resetResources, resources, setConfig } from "./mocks";
+
+export interface Built {
+    stack: Stack;
+    all: Recorded[];
+    ofType(type: string): Recorded[];
+    one(type: string, name: string): Recorded;
+}
+
+/** Builds the program under the given config keys (without the project prefix) and lists what it registered. */
+export async function build(config: Record<string, string> = {}): Promise<Built> {
+    resetResources();
+    setConfig(config);
+    const stack = program();
+    const all = await resources();
+    const ofType = (type: string) => all.filter((r) => r.type === type);
+    return {
+        stack,
+        all,
+        ofType,
+        one: (type, name) => {
+            const found = all.find((r) => r.type === type && r.name === name);
+            if (!found) throw new Error(`no ${type} named ${name}; have: ${all.map((r) => `${r.type}::${r.name}`).join(", ")}`);
+            return found;
+        },
+    };
+}
+
+export const T = {
+    container: "docker:index/container:Container",
+    volume: "docker:index/volume:Volume",
+    image: "docker:index/remoteImage:RemoteImage",
+    network: "docker:index/network:Network",
+    minioBucket: "minio:index/s3Bucket:S3Bucket",
+    minioUser: "minio:index/iamUser:IamUser",
+    minioPolicy: "minio:index/iamPolicy:IamPolicy",
+    minioAttach: "minio:index/iamUserPolicyAttachment:IamUserPolicyAttachment",
+    s3Bucket: "aws:s3/bucket:Bucket",
+    s3PublicAccess: "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
+    s3Encryption: "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+    s3Versioning: "aws:s3/bucketVersioning:BucketVersioning",
+    s3Ownership: "aws:s3/bucketOwnershipControls:BucketOwnershipControls",
+    iamUser: "aws:iam/user:User",
+    iamPolicy: "aws:iam/policy:Policy",
+    iamAttach: "aws:iam/userPolicyAttachment:UserPolicyAttachment",
+    iamKey: "aws:iam/accessKey:AccessKey",
+} as const;
