@@ -1,0 +1,22 @@
+/**
+ * Every engine the harness can start, and which engines each integration suite needs.
+ * Adding an engine: import its module and list it in `engines` (order does not matter:
+ * dependsOn decides). Adding a suite: map its file to the engines it talks to; the `test`
+ * command runs a suite only when all of them were started, and refuses unmapped suite files.
+ */
+import type { Engine } from "./types";
+import { iceberg } from "./iceberg";
+import { kafka } from "./kafka";
+import { s3 } from "./s3";
+
+export const engines: Engine[] = [
+    kafka,
+    s3,
+    iceberg,
+];
+
+export const suites: Record<string, string[]> = {
+    "tests/integration/kafka.test.ts": ["kafka"],
+    "tests/integration/s3.test.ts": ["s3"],
+    "tests/integration/iceberg.test.ts": ["iceberg", "s3"],
+};
