@@ -106,3 +106,22 @@ function printTable(running: Record<string, EngineHandle>, timings: Record<strin
     const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
     for (const row of rows) console.log(row.map((cell, i) => cell.padEnd(widths[i]!)).join("  ").trimEnd());
 }
+
+/**
+ * Runs `fn` with the named engines: the ones already recorded in ENGINES_STATE when that is set
+ * (e.g. inside `test:engines` or after `engines:up`), otherwise started here and stopped after.
+ */
+export async function withEngines<T>(names: readonly string[], fn: (running: Record<string, EngineHandle>) => Promise<T>): Promise<T> {
+    if (process.env.ENGINES_STATE) {
+        const state = readState();
+        const missing = names.filter((name) => !state[name]);
+        if (missing.length) throw new Error(`ENGINES_STATE ${stateFile()} lacks ${missing.join(", ")}`);
+        return fn(state);
+    }
+    const running = await upEngines(selectEngines(names));
+    try {
+        return await fn(running);
+    } finally {
+        await downEngines();
+    }
+}
