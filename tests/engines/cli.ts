@@ -7,7 +7,6 @@ import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { downEngines, log, selectEngines, upEngines } from "./harness";
-import { spawnedPids, stopPids } from "./lib";
 import { suites } from "./registry";
 import { repoRoot, stateFile } from "./state";
 
@@ -52,10 +51,7 @@ function runMocha(files: string[]): Promise<number> {
 let stopping: Promise<void> | undefined;
 /** Idempotent: the normal path, a failure and Ctrl-C may all ask for it. */
 function stopEverything(): Promise<void> {
-    stopping ??= (async () => {
-        await downEngines();
-        await stopPids([...spawnedPids]); // anything spawned but not yet recorded
-    })();
+    stopping ??= downEngines();
     return stopping;
 }
 

@@ -6,7 +6,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { versions } from "../../components/versions";
-import { cacheRoot, spawnedPids, stopPids } from "./lib";
+import { cacheRoot, stopPids, stopSpawned } from "./lib";
 import { engines } from "./registry";
 import { readState, stateFile, writeState } from "./state";
 import type { Engine, EngineContext, EngineHandle } from "./types";
@@ -78,7 +78,7 @@ export async function upEngines(selected: readonly Engine[]): Promise<Record<str
         }
     } catch (error) {
         log(`failed; stopping what was started`);
-        await stopPids([...spawnedPids]);
+        await stopSpawned();
         fs.rmSync(file, { force: true });
         throw error;
     }
@@ -86,13 +86,18 @@ export async function upEngines(selected: readonly Engine[]): Promise<Record<str
     return running;
 }
 
-/** Stops every engine in the state file, dependents first, and removes the file. */
-export async function downEngines(file = stateFile()): Promise<void> {
+/**
+ * Stops every engine in the state file, dependents first, then anything else spawned under
+ * this state (a half-started engine, a broker a test restarted), and removes the file.
+ */
+export async function downEngines(): Promise<void> {
+    const file = stateFile();
     const handles = Object.values(readState(file)).reverse();
     for (const handle of handles) {
         log(`stopping ${handle.name} (pids ${handle.pids.join(", ")})`);
         await stopPids(handle.pids);
     }
+    await stopSpawned();
     fs.rmSync(file, { force: true });
 }
 

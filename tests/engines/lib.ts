@@ -8,6 +8,7 @@ import * as fs from "node:fs";
 import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
+import { stateFile } from "./state";
 
 /** Downloads, jars and virtualenvs live outside the repo so that a fresh clone reuses them. */
 export function cacheRoot(): string {
@@ -46,9 +47,39 @@ export interface SpawnDetachedOptions {
     logFile: string;
 }
 
-/** Every process group this process started, so the harness can stop them all even when an
- * engine fails (or Ctrl-C lands) before its handle was returned. */
-export const spawnedPids = new Set<number>();
+/**
+ * Every process group started through spawnDetached, by this process or by a test (mocha runs
+ * with the same ENGINES_STATE), is appended here with its kernel start time. `down` stops them
+ * all, so nothing survives an engine that failed mid-start or a Ctrl-C during a restart test.
+ */
+function pidLedger(): string {
+    return path.join(path.dirname(stateFile()), "spawned.pids");
+}
+
+/** Start time of a process in clock ticks (/proc/<pid>/stat field 22): tells a reused pid apart. */
+function processStartTime(pid: number): string | undefined {
+    try {
+        const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+        return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+    } catch {
+        return undefined;
+    }
+}
+
+/** Process groups from the ledger that are still the very processes that were started. */
+export function spawnedPids(): number[] {
+    if (!fs.existsSync(pidLedger())) return [];
+    return fs.readFileSync(pidLedger(), "utf8").split("\n").filter(Boolean)
+        .map((line) => line.split(" "))
+        .filter(([pid, start]) => start !== undefined && processStartTime(Number(pid)) === start)
+        .map(([pid]) => Number(pid));
+}
+
+/** Stops whatever the ledger still names, then forgets it. */
+export async function stopSpawned(): Promise<void> {
+    await stopPids(spawnedPids());
+    fs.rmSync(pidLedger(), { force: true });
+}
 
 /**
  * Starts a long-running server as the leader of its own process group, so `stopPids` can stop
@@ -69,7 +100,8 @@ export function spawnDetached(cmd: string, args: string[], options: SpawnDetache
     if (child.pid === undefined) throw new Error(`could not start ${cmd}: see ${options.logFile}`);
     child.on("error", () => undefined); // a failed exec shows up as a dead pid in the waits
     child.unref();
-    spawnedPids.add(child.pid);
+    fs.mkdirSync(path.dirname(pidLedger()), { recursive: true });
+    fs.appendFileSync(pidLedger(), `${child.pid} ${processStartTime(child.pid) ?? "?"}\n`);
     return child.pid;
 }
 

@@ -10,7 +10,7 @@ export const repoRoot = path.resolve(__dirname, "..", "..");
 export const defaultStateFile = path.join(repoRoot, ".engines", "state.json");
 
 export function stateFile(): string {
-    return process.env.ENGINES_STATE ?? defaultStateFile;
+    return process.env.ENGINES_STATE || defaultStateFile;
 }
 
 export function readState(file = stateFile()): Record<string, EngineHandle> {
