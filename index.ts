@@ -6,4 +6,6 @@ const { outputs } = program();
 export const objectStore = outputs.objectStore;
 export const objectStoreCredentials = outputs.objectStoreCredentials;
 export const objectStoreConsoleLogin = outputs.objectStoreConsoleLogin;
+export const kafka = outputs.kafka;
+export const kafkaUiLogin = outputs.kafkaUiLogin;
 export const memoryMiB = outputs.memoryMiB;

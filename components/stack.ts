@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
-import { StackConfig } from "./config";
+import { ConfigError, StackConfig, TierName } from "./config";
+import { KafkaTier, kafkaMemoryPlan } from "./kafka";
 import { createObjectStore, StoreConsumer } from "./objectstore";
 import { DockerPlatform } from "./platform/docker";
 import { DeployedService, Platform } from "./platform/types";
@@ -11,15 +12,45 @@ export interface Stack {
     outputs: Record<string, pulumi.Input<unknown>>;
 }
 
+/** The containers each enabled tier will run, with their memory limits (MiB). */
+export function memoryPlan(cfg: StackConfig): Partial<Record<TierName, Record<string, number>>> {
+    return {
+        ...(cfg.objectStore === "minio" ? { objectStore: { minio: cfg.sizing.tierMiB.objectStore } } : {}),
+        ...(cfg.tiers.kafka ? { kafka: kafkaMemoryPlan(cfg) } : {}),
+    };
+}
+
+/** Fails before any resource exists when a tier's containers would not fit the profile's share. */
+export function checkMemoryPlan(cfg: StackConfig): void {
+    const problems = Object.entries(memoryPlan(cfg)).flatMap(([tier, services]) => {
+        const total = Object.values(services).reduce((a, b) => a + b, 0);
+        const share = cfg.sizing.tierMiB[tier as TierName];
+        if (total <= share) return [];
+        const settings = tier === "kafka" ? { brokers: cfg.kafka.brokers, controllers: cfg.kafka.controllers, ui: cfg.kafka.ui } : {};
+        return [
+            {
+                key: `${cfg.project}:${tier}`,
+                value: JSON.stringify(settings),
+                message:
+                    `the ${tier} tier needs ${total} MiB (${Object.entries(services).map(([s, m]) => `${s} ${m}`).join(", ")}), ` +
+                    `more than the ${cfg.profile} profile's share of ${share} MiB; use fewer or smaller services, or a larger profile`,
+            },
+        ];
+    });
+    if (problems.length > 0) throw new ConfigError(problems);
+}
+
 /**
  * Builds the whole platform from a validated config. A function, not module-level code, so
  * tests can build the stack under several configurations in one process.
  */
 export function buildStack(cfg: StackConfig): Stack {
+    checkMemoryPlan(cfg);
     const platform = new DockerPlatform("platform", { prefix: `${cfg.project}-${cfg.stack}`, bindAddress: cfg.bindAddress });
     const store = createObjectStore(cfg, platform);
+    const kafka = cfg.tiers.kafka ? new KafkaTier("kafka", cfg, platform) : undefined;
 
-    const services = [...store.services];
+    const services = [...store.services, ...(kafka?.services ?? [])];
     return {
         platform,
         services,
@@ -39,6 +70,18 @@ export function buildStack(cfg: StackConfig): Stack {
                 ) as Record<StoreConsumer, unknown>,
             ),
             objectStoreConsoleLogin: store.adminLogin ? pulumi.secret(store.adminLogin) : undefined,
+            kafka: kafka
+                ? {
+                      bootstrapServers: kafka.bootstrapHost,
+                      bootstrapServersInternal: kafka.bootstrapInternal,
+                      schemaRegistryUrl: kafka.schemaRegistryHostUrl,
+                      connectUrl: `http://${kafka.services.find((s) => s.name === "kafka-connect")!.published.http}`,
+                      ksqldbUrl: `http://${kafka.services.find((s) => s.name === "ksqldb")!.published.http}`,
+                      uiUrl: kafka.uiUrl,
+                      topics: kafka.topics,
+                  }
+                : undefined,
+            kafkaUiLogin: kafka?.uiLogin ? pulumi.secret(kafka.uiLogin) : undefined,
             memoryMiB: Object.fromEntries(services.map((s) => [s.name, s.memoryMiB])),
         },
     };

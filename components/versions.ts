@@ -10,10 +10,14 @@
 export const versions = {
     kafka: "4.1.1",
     confluent: "8.1.0",
+    // The last Control Center that runs without Prometheus/Alertmanager beside it (licensed).
+    controlCenter: "7.9.2",
     kafkaUi: "v1.3.0",
     flink: "2.0.0",
     flinkKafkaConnector: "4.0.1-2.0",
     iceberg: "1.10.1",
+    /** Hadoop client jars Iceberg's Flink runtime needs (Iceberg 1.10 builds against Hadoop 3.4.1). */
+    hadoop: "3.4.1",
     druid: "33.0.0",
     zookeeper: "3.9.4",
     superset: "6.1.0",
@@ -32,6 +36,7 @@ export const images = {
     ksqldb: `confluentinc/cp-ksqldb-server:${versions.confluent}`,
     kafkaConnect: `confluentinc/cp-kafka-connect:${versions.confluent}`,
     kafkaUi: `ghcr.io/kafbat/kafka-ui:${versions.kafkaUi}`,
+    controlCenter: `confluentinc/cp-enterprise-control-center:${versions.controlCenter}`,
     flink: `flink:${versions.flink}-java${versions.java}`,
     icebergRest: `apache/iceberg-rest-fixture:${versions.iceberg}`,
     druid: `apache/druid:${versions.druid}`,

@@ -12,7 +12,7 @@ export interface StackConfig extends Omit<RawStackConfig, "kafka" | "flink" | "i
     project: string;
     stack: string;
     sizing: Pick<Profile, "budgetMiB" | "tierMiB">;
-    kafka: Profile["kafka"];
+    kafka: Omit<RawStackConfig["kafka"], keyof Profile["kafka"]> & Profile["kafka"];
     flink: Profile["flink"];
     images: Record<ImageKey, string>;
     isEnabled(tier: TierName): boolean;
@@ -106,7 +106,7 @@ function resolve(cfg: RawStackConfig, project: string, stack: string): StackConf
         project,
         stack,
         sizing: { budgetMiB: profile.budgetMiB, tierMiB: profile.tierMiB },
-        kafka: { brokers: cfg.kafka.brokers ?? profile.kafka.brokers, controllers: cfg.kafka.controllers ?? profile.kafka.controllers },
+        kafka: { ...cfg.kafka, brokers: cfg.kafka.brokers ?? profile.kafka.brokers, controllers: cfg.kafka.controllers ?? profile.kafka.controllers },
         flink: {
             taskManagers: cfg.flink.taskManagers ?? profile.flink.taskManagers,
             slotsPerTaskManager: cfg.flink.slotsPerTaskManager ?? profile.flink.slotsPerTaskManager,

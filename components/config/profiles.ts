@@ -25,7 +25,7 @@ export const profiles = {
     // A team workstation or small VM: a real controller quorum and three brokers.
     workstation: {
         budgetMiB: 16384,
-        tierMiB: { objectStore: 1024, kafka: 5120, flink: 4096, druid: 3584, superset: 1536, pipeline: 1024 },
+        tierMiB: { objectStore: 768, kafka: 5888, flink: 4096, druid: 3584, superset: 1280, pipeline: 768 },
         kafka: { brokers: 3, controllers: 3 },
         flink: { taskManagers: 2, slotsPerTaskManager: 4 },
     },

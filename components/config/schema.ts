@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { images, ImageKey } from "../versions";
+import { kafkaConfigSchema } from "../kafka/config";
 import { profileNames, profiles, TierName } from "./profiles";
 
 /**
@@ -77,14 +78,7 @@ export const stackConfigSchema = z
                 region: z.string().regex(/^[a-z]{2}(-gov)?-[a-z]+-\d$/, "expected an AWS region such as eu-west-1").optional(),
             })
             .prefault({}),
-        kafka: z
-            .strictObject({
-                brokers: z.number().int().min(1, "expected 1 to 9 brokers").max(9, "expected 1 to 9 brokers").optional(),
-                controllers: z
-                    .union([z.literal(0), z.literal(1), z.literal(3), z.literal(5)], "expected 0 (combined broker/controller), 1, 3 or 5")
-                    .optional(),
-            })
-            .prefault({}),
+        kafka: kafkaConfigSchema,
         flink: z
             .strictObject({
                 taskManagers: z.number().int().min(1, "expected 1 to 16 task managers").max(16, "expected 1 to 16 task managers").optional(),
@@ -111,19 +105,34 @@ export const stackConfigSchema = z
         }
         const enabled = (tier: TierName) =>
             tier === "objectStore" ? cfg.objectStore === "minio" : cfg.tiers[tier as Exclude<TierName, "objectStore">];
+        const brokers = cfg.kafka.brokers ?? profiles[cfg.profile].kafka.brokers;
+        // Each broker publishes its own host listener: ports.kafka, ports.kafka + 1, ...
+        const span = (key: HostPortKey) => (key === "kafka" ? brokers : 1);
         const seen = new Map<number, HostPortKey>();
         for (const key of Object.keys(hostPortDefaults) as HostPortKey[]) {
             if (!enabled(hostPortDefaults[key].tier)) continue;
-            const p = cfg.ports[key];
-            const other = seen.get(p);
-            if (other) {
+            for (let p = cfg.ports[key]; p < cfg.ports[key] + span(key); p++) {
+                const other = seen.get(p);
+                if (other) {
+                    const taken = span(key) > 1 ? ` (ports.${key} takes ${cfg.ports[key]}-${cfg.ports[key] + span(key) - 1}, one per broker)` : "";
+                    ctx.addIssue({
+                        code: "custom",
+                        path: ["ports", key],
+                        input: cfg.ports[key],
+                        message: `port clash: ports.${other} is also ${p}${taken}; every published port must be unique`,
+                    });
+                } else seen.set(p, key);
+            }
+        }
+        for (const [key, topic] of Object.entries(cfg.kafka.topics)) {
+            if (topic.replicationFactor !== undefined && topic.replicationFactor > brokers) {
                 ctx.addIssue({
                     code: "custom",
-                    path: ["ports", key],
-                    input: p,
-                    message: `port clash: ports.${other} is also ${p}; every published port must be unique`,
+                    path: ["kafka", "topics", key, "replicationFactor"],
+                    input: topic.replicationFactor,
+                    message: `expected at most ${brokers}, the number of brokers`,
                 });
-            } else seen.set(p, key);
+            }
         }
         const names = new Map<string, BucketKey>();
         for (const key of Object.keys(bucketDefaults) as BucketKey[]) {

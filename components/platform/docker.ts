@@ -13,10 +13,12 @@ export interface DockerPlatformArgs {
 export class DockerPlatform extends pulumi.ComponentResource implements Platform {
     readonly kind = "docker" as const;
     readonly network: docker.Network;
+    readonly hostAddress: string;
     private readonly images = new Map<string, docker.RemoteImage>();
 
     constructor(name: string, private readonly args: DockerPlatformArgs, opts?: pulumi.ComponentResourceOptions) {
         super("dataplatform:platform:Docker", name, {}, opts);
+        this.hostAddress = args.bindAddress === "0.0.0.0" ? "127.0.0.1" : args.bindAddress;
         this.network = new docker.Network(
             "network",
             { name: `${args.prefix}-net`, driver: "bridge", labels: [{ label: "dataplatform.stack", value: args.prefix }] },
@@ -89,7 +91,6 @@ export class DockerPlatform extends pulumi.ComponentResource implements Platform
                 deleteBeforeReplace: true,
             },
         );
-        const hostAddress = this.args.bindAddress === "0.0.0.0" ? "127.0.0.1" : this.args.bindAddress;
         return {
             name: spec.name,
             tier: spec.tier,
@@ -97,7 +98,7 @@ export class DockerPlatform extends pulumi.ComponentResource implements Platform
             ready: container,
             internal: Object.fromEntries((spec.ports ?? []).map((p) => [p.name, `${spec.name}:${p.containerPort}`])),
             published: Object.fromEntries(
-                (spec.ports ?? []).filter((p) => p.hostPort !== undefined).map((p) => [p.name, `${hostAddress}:${p.hostPort}`]),
+                (spec.ports ?? []).filter((p) => p.hostPort !== undefined).map((p) => [p.name, `${this.hostAddress}:${p.hostPort}`]),
             ),
         };
     }

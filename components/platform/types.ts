@@ -78,5 +78,7 @@ export interface DeployedService {
 
 export interface Platform {
     readonly kind: "docker" | "kubernetes";
+    /** The address the machine running `pulumi up` uses for published ports (what to advertise to it). */
+    readonly hostAddress: string;
     deploy(spec: ServiceSpec, parent: pulumi.Resource): DeployedService;
 }

@@ -19,6 +19,8 @@ function computed(type: string, name: string, inputs: Record<string, unknown>): 
             return { result: `${SECRET_MARK}${name}` };
         case "random:index/randomString:RandomString":
             return { result: `rnd${name.replace(/[^a-z]/g, "")}`.slice(0, 8) };
+        case "random:index/randomId:RandomId":
+            return { b64Url: "Q2x1c3Rlci1JZC0xMjM0NQ", hex: "00" };
         case "docker:index/remoteImage:RemoteImage":
             return { imageId: `sha256:${name}`, repoDigest: `${inputs.name}@sha256:0` };
         case "aws:s3/bucket:Bucket":

@@ -73,11 +73,12 @@ describe("object-store tier", () => {
     });
 
     describe("AWS S3", () => {
-        it("creates no MinIO resource and no container", async () => {
+        it("creates no MinIO resource, container, volume or image", async () => {
             const b = await build(S3);
             assert.deepEqual(b.all.filter((r) => r.type.startsWith("minio:") || r.type === "pulumi:providers:minio"), []);
-            assert.deepEqual(b.ofType(T.container), []);
-            assert.deepEqual(b.ofType(T.volume), []);
+            assert.deepEqual(b.ofType(T.container).filter((c) => c.name === "minio"), []);
+            assert.deepEqual(b.ofType(T.volume).filter((v) => v.name.startsWith("minio")), []);
+            assert.deepEqual(b.ofType(T.image).filter((i) => String(i.inputs.name).includes("minio")), []);
         });
 
         it("makes every bucket private, encrypted, versioned and owner-enforced", async () => {

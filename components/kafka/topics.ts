@@ -1,0 +1,123 @@
+import * as pulumi from "@pulumi/pulumi";
+import type { Admin } from "kafkajs";
+
+/**
+ * Topics as code: a dynamic provider on kafkajs' admin client. Chosen over @pulumi/kafka because
+ * it needs no extra provider plugin, uses the client the pipeline already uses, and its create/
+ * update/delete can be exercised directly against a real broker in the integration tests.
+ */
+export interface TopicState {
+    /** Bootstrap servers reachable from where `pulumi up` runs (the published host listeners). */
+    bootstrap: string;
+    name: string;
+    partitions: number;
+    replicationFactor: number;
+    /** Topic-level configs (retention.ms, min.insync.replicas, ...), the complete set we own. */
+    config: Record<string, string>;
+}
+
+/** Opens an admin client, runs `fn`, always disconnects. Required lazily: providers are serialized. */
+async function withAdmin<T>(bootstrap: string, fn: (admin: Admin) => Promise<T>): Promise<T> {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { Kafka, logLevel } = require("kafkajs") as typeof import("kafkajs");
+    const admin = new Kafka({ clientId: "pulumi-topics", brokers: bootstrap.split(","), logLevel: logLevel.ERROR, retry: { retries: 10 } }).admin();
+    await admin.connect();
+    try {
+        return await fn(admin);
+    } finally {
+        await admin.disconnect();
+    }
+}
+
+const configEntries = (config: Record<string, string>) => Object.entries(config).map(([name, value]) => ({ name, value }));
+
+export class TopicProvider implements pulumi.dynamic.ResourceProvider<TopicState, TopicState> {
+    async check(olds: TopicState, news: TopicState): Promise<pulumi.dynamic.CheckResult<TopicState>> {
+        const failures: pulumi.dynamic.CheckFailure[] = [];
+        if (!Number.isInteger(news.partitions) || news.partitions < 1) {
+            failures.push({ property: "partitions", reason: `partitions = ${news.partitions}: expected an integer of at least 1` });
+        }
+        if (olds?.name === news.name && olds.partitions > news.partitions) {
+            failures.push({
+                property: "partitions",
+                reason: `partitions of ${news.name} cannot shrink from ${olds.partitions} to ${news.partitions}: Kafka only adds partitions`,
+            });
+        }
+        if (olds?.name === news.name && olds.replicationFactor !== undefined && olds.replicationFactor !== news.replicationFactor) {
+            failures.push({
+                property: "replicationFactor",
+                reason: `replicationFactor of ${news.name} cannot change in place (${olds.replicationFactor} -> ${news.replicationFactor}): it needs a partition reassignment`,
+            });
+        }
+        return { inputs: news, failures };
+    }
+
+    async diff(_id: string, olds: TopicState, news: TopicState): Promise<pulumi.dynamic.DiffResult> {
+        const changed = (["name", "partitions", "replicationFactor", "config"] as const).filter(
+            (k) => JSON.stringify(olds[k]) !== JSON.stringify(news[k]),
+        );
+        // A new bootstrap address (say, another host port) is the same topic reached another way.
+        return { changes: changed.length > 0, replaces: changed.includes("name") ? ["name"] : [], deleteBeforeReplace: false };
+    }
+
+    async create(inputs: TopicState): Promise<pulumi.dynamic.CreateResult<TopicState>> {
+        await withAdmin(inputs.bootstrap, async (admin) => {
+            const created = await admin.createTopics({
+                waitForLeaders: true,
+                topics: [
+                    {
+                        topic: inputs.name,
+                        numPartitions: inputs.partitions,
+                        replicationFactor: inputs.replicationFactor,
+                        configEntries: configEntries(inputs.config),
+                    },
+                ],
+            });
+            // Adopting an existing topic silently would let `destroy` delete data we never owned.
+            if (!created) throw new Error(`topic ${inputs.name} already exists; delete it or choose another name in kafka.topics`);
+        });
+        return { id: inputs.name, outs: inputs };
+    }
+
+    async update(id: string, olds: TopicState, news: TopicState): Promise<pulumi.dynamic.UpdateResult<TopicState>> {
+        await withAdmin(news.bootstrap, async (admin) => {
+            if (news.partitions > olds.partitions) {
+                await admin.createPartitions({ topicPartitions: [{ topic: id, count: news.partitions }] });
+            }
+            if (JSON.stringify(olds.config) !== JSON.stringify(news.config)) {
+                // Not incremental: keys we no longer declare fall back to the broker default.
+                await admin.alterConfigs({
+                    validateOnly: false,
+                    resources: [{ type: 2 /* ConfigResourceTypes.TOPIC */, name: id, configEntries: configEntries(news.config) }],
+                });
+            }
+        });
+        return { outs: news };
+    }
+
+    async delete(id: string, props: TopicState): Promise<void> {
+        await withAdmin(props.bootstrap, async (admin) => {
+            const existing = await admin.listTopics();
+            if (existing.includes(id)) await admin.deleteTopics({ topics: [id], timeout: 30_000 });
+        });
+    }
+}
+
+export interface TopicArgs {
+    bootstrap: pulumi.Input<string>;
+    name: pulumi.Input<string>;
+    partitions: pulumi.Input<number>;
+    replicationFactor: pulumi.Input<number>;
+    config: pulumi.Input<Record<string, pulumi.Input<string>>>;
+}
+
+export class Topic extends pulumi.dynamic.Resource {
+    declare readonly name: pulumi.Output<string>;
+    declare readonly partitions: pulumi.Output<number>;
+    declare readonly replicationFactor: pulumi.Output<number>;
+    declare readonly config: pulumi.Output<Record<string, string>>;
+
+    constructor(name: string, args: TopicArgs, opts?: pulumi.CustomResourceOptions) {
+        super(new TopicProvider(), name, args, opts, "dataplatform", "KafkaTopic");
+    }
+}
