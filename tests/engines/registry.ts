@@ -5,6 +5,7 @@
  * command runs a suite only when all of them were started, and refuses unmapped suite files.
  */
 import type { Engine } from "./types";
+import { flink } from "./flink";
 import { iceberg } from "./iceberg";
 import { kafka } from "./kafka";
 import { s3 } from "./s3";
@@ -13,10 +14,12 @@ export const engines: Engine[] = [
     kafka,
     s3,
     iceberg,
+    flink,
 ];
 
 export const suites: Record<string, string[]> = {
     "tests/integration/kafka.test.ts": ["kafka"],
     "tests/integration/s3.test.ts": ["s3"],
     "tests/integration/iceberg.test.ts": ["iceberg", "s3"],
+    "tests/integration/flink.test.ts": ["flink", "kafka", "s3", "iceberg"],
 };
