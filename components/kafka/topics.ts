@@ -16,11 +16,14 @@ export interface TopicState {
     config: Record<string, string>;
 }
 
-/** Opens an admin client, runs `fn`, always disconnects. Required lazily: providers are serialized. */
+/**
+ * Opens an admin client, runs `fn`, always disconnects. Required lazily: providers are serialized.
+ * Silent logger: every failure that matters surfaces as a thrown error with its own message.
+ */
 async function withAdmin<T>(bootstrap: string, fn: (admin: Admin) => Promise<T>): Promise<T> {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { Kafka, logLevel } = require("kafkajs") as typeof import("kafkajs");
-    const admin = new Kafka({ clientId: "pulumi-topics", brokers: bootstrap.split(","), logLevel: logLevel.ERROR, retry: { retries: 10 } }).admin();
+    const admin = new Kafka({ clientId: "pulumi-topics", brokers: bootstrap.split(","), logLevel: logLevel.NOTHING, retry: { retries: 10 } }).admin();
     await admin.connect();
     try {
         return await fn(admin);

@@ -19,6 +19,7 @@ export const engines: Engine[] = [
 
 export const suites: Record<string, string[]> = {
     "tests/integration/kafka.test.ts": ["kafka"],
+    "tests/integration/topics.test.ts": ["kafka"],
     "tests/integration/s3.test.ts": ["s3"],
     "tests/integration/iceberg.test.ts": ["iceberg", "s3"],
     "tests/integration/flink.test.ts": ["flink", "kafka", "s3", "iceberg"],

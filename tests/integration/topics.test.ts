@@ -1,0 +1,94 @@
+/**
+ * The Kafka tier's topic provider (topics as code) against the real broker: create, change
+ * partitions and retention in place, refuse what Kafka cannot do, delete.
+ */
+import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
+import { ConfigResourceTypes, Kafka, logLevel, type Admin } from "kafkajs";
+import { TopicProvider, type TopicState } from "../../components/kafka/topics";
+import { engine } from "../engines/state";
+
+describe("topics as code against a real Kafka broker", () => {
+    const provider = new TopicProvider();
+    let admin: Admin;
+    let spec: TopicState;
+
+    const partitions = async (name: string) => (await admin.fetchTopicMetadata({ topics: [name] })).topics[0]!.partitions.length;
+    const configValue = async (name: string, key: string) => {
+        const res = await admin.describeConfigs({ includeSynonyms: false, resources: [{ type: ConfigResourceTypes.TOPIC, name, configNames: [key] }] });
+        return res.resources[0]!.configEntries.find((e) => e.configName === key)!;
+    };
+
+    before(async () => {
+        const bootstrap = engine("kafka").endpoints.bootstrap!;
+        admin = new Kafka({ clientId: "topics-it", brokers: [bootstrap], logLevel: logLevel.NOTHING }).admin();
+        await admin.connect();
+        spec = {
+            bootstrap,
+            name: `it-topic-${randomUUID()}`,
+            partitions: 2,
+            replicationFactor: 1,
+            config: { "retention.ms": "3600000", "cleanup.policy": "delete", "min.insync.replicas": "1" },
+        };
+    });
+    after(async () => {
+        await admin.disconnect();
+    });
+
+    it("creates the topic with its partitions and configs", async () => {
+        assert.deepEqual((await provider.check({} as TopicState, spec)).failures, []);
+        const created = await provider.create(spec);
+        assert.equal(created.id, spec.name);
+        assert.equal(await partitions(spec.name), 2);
+        assert.equal((await configValue(spec.name, "retention.ms")).configValue, "3600000");
+    });
+
+    it("refuses to adopt a topic that already exists", async () => {
+        await assert.rejects(() => provider.create(spec), /already exists/);
+    });
+
+    it("adds partitions and changes retention in place, without replacing the topic", async () => {
+        const next = { ...spec, partitions: 4, config: { ...spec.config, "retention.ms": "7200000" } };
+        assert.deepEqual((await provider.check(spec, next)).failures, []);
+        const diff = await provider.diff(spec.name, spec, next);
+        assert.equal(diff.changes, true);
+        assert.deepEqual(diff.replaces, []);
+        await provider.update(spec.name, spec, next);
+        assert.equal(await partitions(spec.name), 4);
+        assert.equal((await configValue(spec.name, "retention.ms")).configValue, "7200000");
+        spec = next;
+    });
+
+    it("returns a dropped config key to the broker default", async () => {
+        const { ["cleanup.policy"]: _dropped, ...rest } = spec.config;
+        const next = { ...spec, config: { ...rest, "cleanup.policy": "compact" } };
+        await provider.update(spec.name, spec, next);
+        assert.equal((await configValue(spec.name, "cleanup.policy")).configValue, "compact");
+        const without = { ...next, config: rest };
+        await provider.update(spec.name, next, without);
+        const entry = await configValue(spec.name, "cleanup.policy");
+        assert.equal(entry.configValue, "delete");
+        assert.equal(entry.isDefault, true);
+        spec = without;
+    });
+
+    it("sees no change when nothing changed, and a replacement when the name changes", async () => {
+        assert.equal((await provider.diff(spec.name, spec, { ...spec })).changes, false);
+        assert.equal((await provider.diff(spec.name, spec, { ...spec, bootstrap: "elsewhere:9092" })).changes, false);
+        assert.deepEqual((await provider.diff(spec.name, spec, { ...spec, name: `${spec.name}-2` })).replaces, ["name"]);
+    });
+
+    it("refuses what Kafka cannot do in place: fewer partitions, another replication factor", async () => {
+        const shrink = await provider.check(spec, { ...spec, partitions: 1 });
+        assert.match(shrink.failures![0]!.reason, /cannot shrink from 4 to 1/);
+        const rf = await provider.check(spec, { ...spec, replicationFactor: 3 });
+        assert.match(rf.failures![0]!.reason, /replicationFactor .* cannot change in place \(1 -> 3\)/);
+        assert.equal(await partitions(spec.name), 4, "nothing was touched");
+    });
+
+    it("deletes the topic, and a second delete is a no-op", async () => {
+        await provider.delete(spec.name, spec);
+        assert.ok(!(await admin.listTopics()).includes(spec.name));
+        await provider.delete(spec.name, spec);
+    });
+});
