@@ -1,6 +1,6 @@
 /**
- * npm run bench: the project's benchmarks against real engines (reusing ENGINES_STATE's
- * engines when set, otherwise starting and stopping its own). For now: Kafka's reference.
+ * npm run bench: the project's benchmarks against real engines (those of `engines:up` or
+ * ENGINES_STATE when running, otherwise its own, stopped afterwards). For now: Kafka's reference.
  */
 import * as os from "node:os";
 import { withEngines } from "../engines/harness";

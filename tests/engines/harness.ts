@@ -6,9 +6,9 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { versions } from "../../components/versions";
-import { cacheRoot, stopPids, stopSpawned } from "./lib";
+import { cacheRoot, isAlive, stopPids, stopSpawned } from "./lib";
 import { engines } from "./registry";
-import { readState, stateFile, writeState } from "./state";
+import { defaultStateFile, readState, stateFile, writeState } from "./state";
 import type { Engine, EngineContext, EngineHandle } from "./types";
 
 export function log(message: string): void {
@@ -113,20 +113,23 @@ function printTable(running: Record<string, EngineHandle>, timings: Record<strin
 }
 
 /**
- * Runs `fn` with the named engines: the ones already recorded in ENGINES_STATE when that is set
- * (e.g. inside `test:engines` or after `engines:up`), otherwise started here and stopped after.
+ * Runs `fn` with the named engines: the running ones from the state file when it has them all
+ * (inside `test:engines`, or after `engines:up`), otherwise engines started here, under a
+ * private state file so nobody else's are touched, and stopped afterwards (also on Ctrl-C).
  */
 export async function withEngines<T>(names: readonly string[], fn: (running: Record<string, EngineHandle>) => Promise<T>): Promise<T> {
-    if (process.env.ENGINES_STATE) {
-        const state = readState();
-        const missing = names.filter((name) => !state[name]);
-        if (missing.length) throw new Error(`ENGINES_STATE ${stateFile()} lacks ${missing.join(", ")}`);
-        return fn(state);
-    }
-    const running = await upEngines(selectEngines(names));
+    const state = readState();
+    if (names.every((name) => state[name]?.pids.every(isAlive))) return fn(state);
+    if (process.env.ENGINES_STATE) throw new Error(`${stateFile()} lacks running ${names.join(", ")}`);
+
+    process.env.ENGINES_STATE = path.join(path.dirname(defaultStateFile), "own", "state.json");
+    const onInterrupt = () => void downEngines().then(() => process.exit(130));
+    process.once("SIGINT", onInterrupt);
     try {
-        return await fn(running);
+        return await fn(await upEngines(selectEngines(names)));
     } finally {
         await downEngines();
+        process.off("SIGINT", onInterrupt);
+        delete process.env.ENGINES_STATE;
     }
 }
