@@ -66,12 +66,19 @@ function processStartTime(pid: number): string | undefined {
     }
 }
 
-/** Process groups from the ledger that are still the very processes that were started. */
+/**
+ * Process groups from the ledger that still exist and are ours: the leader is the process that
+ * was started, or it exited and left children behind (Linux does not hand out a pid that is
+ * still some group's id, so that group is still ours).
+ */
 export function spawnedPids(): number[] {
     if (!fs.existsSync(pidLedger())) return [];
     return fs.readFileSync(pidLedger(), "utf8").split("\n").filter(Boolean)
         .map((line) => line.split(" "))
-        .filter(([pid, start]) => start !== undefined && processStartTime(Number(pid)) === start)
+        .filter(([pid, start]) => {
+            const now = processStartTime(Number(pid));
+            return isAlive(Number(pid)) && (now === start || now === undefined);
+        })
         .map(([pid]) => Number(pid));
 }
 
@@ -105,7 +112,7 @@ export function spawnDetached(cmd: string, args: string[], options: SpawnDetache
     return child.pid;
 }
 
-/** True while any process of the group led by `pid` exists (zombies excepted, see stopPids). */
+/** True while any process of the group `pid` exists (an unreaped zombie counts; Node reaps its own children). */
 export function isAlive(pid: number): boolean {
     try {
         process.kill(-pid, 0);
@@ -133,8 +140,9 @@ export interface WaitOptions {
     logFile?: string;
 }
 
-/** Polls `check` until it returns a truthy value; errors thrown by `check` count as "not yet". */
 type Maybe<T> = T | undefined | null | false;
+
+/** Polls `check` until it returns a truthy value; errors thrown by `check` count as "not yet". */
 export async function waitUntil<T>(what: string, check: () => Promise<Maybe<T>> | Maybe<T>, options: WaitOptions = {}): Promise<T> {
     const { timeoutMs = 120_000, intervalMs = 250 } = options;
     const deadline = Date.now() + timeoutMs;
