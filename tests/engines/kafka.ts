@@ -114,7 +114,8 @@ export const kafka: Engine = {
             "kafka.tools.StorageTool", "format", "-t", CLUSTER_ID, "-c", serverProperties,
         ]);
 
-        const details = { classpath, serverProperties, log4jConfig, clusterId: CLUSTER_ID };
+        // Everything a restart (restartKafka) or Kafka's own tools (bench) need to run again.
+        const details = { libDir: libDir(ctx), classpath, serverProperties, log4jConfig, clusterId: CLUSTER_ID };
         const pid = spawnBroker(details, logFile);
         await waitForBroker(bootstrap, pid, logFile);
         ctx.log(`kafka ${ctx.versions.kafka} on ${bootstrap}`);
