@@ -5,6 +5,7 @@
  * command runs a suite only when all of them were started, and refuses unmapped suite files.
  */
 import type { Engine } from "./types";
+import { druid } from "./druid";
 import { flink } from "./flink";
 import { iceberg } from "./iceberg";
 import { kafka } from "./kafka";
@@ -15,6 +16,7 @@ export const engines: Engine[] = [
     s3,
     iceberg,
     flink,
+    druid,
 ];
 
 export const suites: Record<string, string[]> = {
@@ -23,4 +25,5 @@ export const suites: Record<string, string[]> = {
     "tests/integration/s3.test.ts": ["s3"],
     "tests/integration/iceberg.test.ts": ["iceberg", "s3"],
     "tests/integration/flink.test.ts": ["flink", "kafka", "s3", "iceberg"],
+    "tests/integration/druid.test.ts": ["druid", "kafka"],
 };

@@ -1,0 +1,98 @@
+/**
+ * Druid's streaming ingestion end to end, through the router only (the single URL the platform
+ * exposes): a Kafka supervisor on a fresh topic, events produced with kafkajs, and the rows
+ * visible to Druid SQL while the indexing task is still running (real-time segments).
+ */
+import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
+import { Kafka, logLevel } from "kafkajs";
+import { waitUntil } from "../engines/lib";
+import { engine } from "../engines/state";
+
+async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const response = await fetch(`${engine("druid").endpoints.router}${path}`, {
+        method,
+        headers: body === undefined ? {} : { "content-type": "application/json" },
+        body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await response.text();
+    assert.ok(response.ok, `${method} ${path} -> ${response.status} ${text.slice(0, 2000)}`);
+    return (text ? JSON.parse(text) : undefined) as T;
+}
+
+function sql<T>(query: string, parameters: Array<{ type: string; value: unknown }> = []): Promise<T[]> {
+    return call<T[]>("POST", "/druid/v2/sql", { query, parameters });
+}
+
+describe("druid engine (Kafka ingestion, SQL through the router)", () => {
+    it("ingests a Kafka topic through a supervisor and answers SQL over the rows", async () => {
+        const id = randomUUID().slice(0, 8);
+        const topic = `druid-plays-${id}`;
+        const dataSource = `plays_${id}`;
+        const kafka = new Kafka({ clientId: "druid-it", brokers: [engine("kafka").endpoints.bootstrap!], logLevel: logLevel.NOTHING });
+        const admin = kafka.admin();
+        await admin.connect();
+        await admin.createTopics({ topics: [{ topic, numPartitions: 1, replicationFactor: 1 }], waitForLeaders: true });
+        await admin.disconnect();
+
+        const spec = {
+            type: "kafka",
+            spec: {
+                dataSchema: {
+                    dataSource,
+                    timestampSpec: { column: "ts", format: "millis" },
+                    dimensionsSpec: { dimensions: ["user_id", "title", { type: "long", name: "watch_seconds" }] },
+                    granularitySpec: { segmentGranularity: "hour", queryGranularity: "none", rollup: false },
+                },
+                ioConfig: {
+                    topic,
+                    inputFormat: { type: "json" },
+                    consumerProperties: { "bootstrap.servers": engine("kafka").endpoints.bootstrap },
+                    useEarliestOffset: true,
+                    taskCount: 1,
+                    replicas: 1,
+                    taskDuration: "PT1H",
+                },
+                tuningConfig: { type: "kafka" },
+            },
+        };
+        const created = await call<{ id: string }>("POST", "/druid/indexer/v1/supervisor", spec);
+        assert.equal(created.id, dataSource);
+        try {
+            const t0 = Date.parse("2026-01-01T10:00:00Z");
+            const events = [
+                { user_id: "ana", title: "Dark", watch_seconds: 30, ts: t0 },
+                { user_id: "bo", title: "Dark", watch_seconds: 50, ts: t0 + 1_000 },
+                { user_id: "ana", title: "The Crown", watch_seconds: 40, ts: t0 + 2_000 },
+                { user_id: "cy", title: "Dark", watch_seconds: 5, ts: t0 + 3_000 },
+            ];
+            const producer = kafka.producer();
+            await producer.connect();
+            await producer.send({ topic, messages: events.map((e) => ({ value: JSON.stringify(e) })) });
+            await producer.disconnect();
+
+            // Until the task has read the topic, the table does not exist (400) or has fewer rows.
+            type Row = { title: string; plays: number; watch_seconds: number };
+            const query = `SELECT title, COUNT(*) AS plays, SUM(watch_seconds) AS watch_seconds FROM "${dataSource}" GROUP BY title ORDER BY title`;
+            const rows = await waitUntil(`4 rows in ${dataSource}`, async () => {
+                const result = await sql<Row>(query);
+                return result.reduce((n, r) => n + r.plays, 0) === events.length && result;
+            }, { timeoutMs: 180_000, intervalMs: 1_000 });
+            assert.deepEqual(rows, [
+                { title: "Dark", plays: 3, watch_seconds: 85 },
+                { title: "The Crown", plays: 1, watch_seconds: 40 },
+            ]);
+
+            // __time is the event time from the message, not the ingestion time.
+            const [first] = await sql<{ t: string }>(`SELECT MIN(__time) AS t FROM "${dataSource}"`);
+            assert.equal(first!.t, "2026-01-01T10:00:00.000Z");
+
+            const status = await call<{ payload: { state: string; healthy: boolean; aggregateLag: number } }>(
+                "GET", `/druid/indexer/v1/supervisor/${dataSource}/status`);
+            assert.equal(status.payload.state, "RUNNING");
+            assert.equal(status.payload.healthy, true);
+        } finally {
+            await call("POST", `/druid/indexer/v1/supervisor/${dataSource}/terminate`);
+        }
+    });
+});
