@@ -39,7 +39,8 @@ export function selectEngines(names?: readonly string[]): Engine[] {
 export interface Timings { install: number; start: number }
 
 /**
- * Installs (in parallel: downloads dominate a cold run) and starts (in order) the engines.
+ * Installs (in parallel: downloads dominate a cold run) and starts (each after its
+ * dependencies) the engines.
  * Any engines still recorded in the state file are stopped first. On failure every process
  * started here is stopped and the error rethrown.
  */
@@ -68,14 +69,22 @@ export async function upEngines(selected: readonly Engine[]): Promise<Record<str
             await engine.install(context(engine));
             timings[engine.name] = { install: (Date.now() - t0) / 1000, start: 0 };
         }));
-        for (const engine of selected) {
-            const t0 = Date.now();
-            log(`starting ${engine.name}`);
-            const handle = await engine.start(context(engine));
-            timings[engine.name]!.start = handle.startSeconds = (Date.now() - t0) / 1000;
-            running[engine.name] = handle;
-            writeState(running, file);
+        // Each engine starts as soon as its dependencies are up: independent ones overlap.
+        const starts = new Map<string, Promise<void>>();
+        for (const engine of selected) { // dependency order: every dependency is already in `starts`
+            starts.set(engine.name, (async () => {
+                await Promise.all(engine.dependsOn.map((name) => starts.get(name)));
+                const t0 = Date.now();
+                log(`starting ${engine.name}`);
+                const handle = await engine.start(context(engine));
+                timings[engine.name]!.start = handle.startSeconds = (Date.now() - t0) / 1000;
+                running[engine.name] = handle;
+                writeState(running, file);
+            })());
         }
+        // Let every start finish or fail before cleaning up, so nothing is spawned after the stop.
+        const failed = (await Promise.allSettled(starts.values())).find((r) => r.status === "rejected");
+        if (failed) throw failed.reason;
     } catch (error) {
         log(`failed; stopping what was started`);
         await stopSpawned();
@@ -103,7 +112,7 @@ export async function downEngines(): Promise<void> {
 
 function printTable(running: Record<string, EngineHandle>, timings: Record<string, Timings>): void {
     const rows = [["engine", "version", "install s", "start s", "endpoints"]];
-    for (const handle of Object.values(running)) {
+    for (const handle of Object.values(running).sort((a, b) => a.name.localeCompare(b.name))) {
         const t = timings[handle.name]!;
         const endpoints = Object.entries(handle.endpoints).map(([k, v]) => `${k}=${v}`).join(" ");
         rows.push([handle.name, handle.version, t.install.toFixed(1), t.start.toFixed(1), endpoints]);
