@@ -8,7 +8,7 @@ export default tseslint.config(
         rules: {
             // A dropped promise in a Pulumi program or a test harness loses its error silently.
             "@typescript-eslint/no-floating-promises": "error",
-            "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_" }],
+            "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
         },
     },
 );

@@ -8,4 +8,5 @@ export const objectStoreCredentials = outputs.objectStoreCredentials;
 export const objectStoreConsoleLogin = outputs.objectStoreConsoleLogin;
 export const kafka = outputs.kafka;
 export const kafkaUiLogin = outputs.kafkaUiLogin;
+export const flink = outputs.flink;
 export const memoryMiB = outputs.memoryMiB;

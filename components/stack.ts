@@ -1,5 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigError, StackConfig, TierName } from "./config";
+import { jarProblems } from "../jars/verify";
+import { FlinkTier, flinkMemoryPlan } from "./flink";
 import { KafkaTier, kafkaMemoryPlan } from "./kafka";
 import { createObjectStore, StoreConsumer } from "./objectstore";
 import { DockerPlatform } from "./platform/docker";
@@ -17,7 +19,16 @@ export function memoryPlan(cfg: StackConfig): Partial<Record<TierName, Record<st
     return {
         ...(cfg.objectStore === "minio" ? { objectStore: { minio: cfg.sizing.tierMiB.objectStore } } : {}),
         ...(cfg.tiers.kafka ? { kafka: kafkaMemoryPlan(cfg) } : {}),
+        ...(cfg.tiers.flink ? { flink: flinkMemoryPlan(cfg) } : {}),
     };
+}
+
+/** Images the program builds need their jars fetched and checked first (`npm run jars`). */
+export function checkJars(cfg: StackConfig, jarsRoot?: string): void {
+    const problems = cfg.tiers.flink ? [...jarProblems("flink", jarsRoot), ...jarProblems("iceberg-rest", jarsRoot)] : [];
+    if (problems.length > 0) {
+        throw new Error(`The images this stack builds need jars that are missing or changed:\n${problems.map((p) => `  - ${p}`).join("\n")}\nRun \`npm run jars\` to fetch and check them.`);
+    }
 }
 
 /** Fails before any resource exists when a tier's containers would not fit the profile's share. */
@@ -26,7 +37,12 @@ export function checkMemoryPlan(cfg: StackConfig): void {
         const total = Object.values(services).reduce((a, b) => a + b, 0);
         const share = cfg.sizing.tierMiB[tier as TierName];
         if (total <= share) return [];
-        const settings = tier === "kafka" ? { brokers: cfg.kafka.brokers, controllers: cfg.kafka.controllers, ui: cfg.kafka.ui } : {};
+        const settings =
+            tier === "kafka"
+                ? { brokers: cfg.kafka.brokers, controllers: cfg.kafka.controllers, ui: cfg.kafka.ui }
+                : tier === "flink"
+                  ? { taskManagers: cfg.flink.taskManagers }
+                  : {};
         return [
             {
                 key: `${cfg.project}:${tier}`,
@@ -46,11 +62,13 @@ export function checkMemoryPlan(cfg: StackConfig): void {
  */
 export function buildStack(cfg: StackConfig): Stack {
     checkMemoryPlan(cfg);
+    checkJars(cfg);
     const platform = new DockerPlatform("platform", { prefix: `${cfg.project}-${cfg.stack}`, bindAddress: cfg.bindAddress });
     const store = createObjectStore(cfg, platform);
     const kafka = cfg.tiers.kafka ? new KafkaTier("kafka", cfg, platform) : undefined;
+    const flink = cfg.tiers.flink ? new FlinkTier("flink", cfg, platform, { store }) : undefined;
 
-    const services = [...store.services, ...(kafka?.services ?? [])];
+    const services = [...store.services, ...(kafka?.services ?? []), ...(flink?.services ?? [])];
     return {
         platform,
         services,
@@ -82,6 +100,17 @@ export function buildStack(cfg: StackConfig): Stack {
                   }
                 : undefined,
             kafkaUiLogin: kafka?.uiLogin ? pulumi.secret(kafka.uiLogin) : undefined,
+            flink: flink
+                ? {
+                      jobManagerUrl: flink.jobManagerHostUrl,
+                      sqlGatewayUrl: flink.sqlGatewayHostUrl,
+                      sqlGatewayUrlInternal: flink.sqlGatewayUrl,
+                      catalogUri: flink.catalog.hostUri,
+                      catalogUriInternal: flink.catalog.uri,
+                      warehouse: flink.catalog.warehouse,
+                      catalogOptions: flink.catalog.flinkCatalogOptions,
+                  }
+                : undefined,
             memoryMiB: Object.fromEntries(services.map((s) => [s.name, s.memoryMiB])),
         },
     };

@@ -18,6 +18,7 @@ export const versions = {
     iceberg: "1.10.1",
     /** Hadoop client jars Iceberg's Flink runtime needs (Iceberg 1.10 builds against Hadoop 3.4.1). */
     hadoop: "3.4.1",
+    postgresJdbc: "42.7.8",
     druid: "33.0.0",
     zookeeper: "3.9.4",
     superset: "6.1.0",

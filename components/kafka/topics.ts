@@ -114,6 +114,9 @@ export interface TopicArgs {
     config: pulumi.Input<Record<string, pulumi.Input<string>>>;
 }
 
+/** One provider instance for all topics: Pulumi serializes it once and reuses the result. */
+const topicProvider = new TopicProvider();
+
 export class Topic extends pulumi.dynamic.Resource {
     declare readonly name: pulumi.Output<string>;
     declare readonly partitions: pulumi.Output<number>;
@@ -121,6 +124,6 @@ export class Topic extends pulumi.dynamic.Resource {
     declare readonly config: pulumi.Output<Record<string, string>>;
 
     constructor(name: string, args: TopicArgs, opts?: pulumi.CustomResourceOptions) {
-        super(new TopicProvider(), name, args, opts, "dataplatform", "KafkaTopic");
+        super(topicProvider, name, args, opts, "dataplatform", "KafkaTopic");
     }
 }

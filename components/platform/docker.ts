@@ -86,7 +86,7 @@ export class DockerPlatform extends pulumi.ComponentResource implements Platform
             },
             {
                 parent,
-                dependsOn: (spec.dependsOn ?? []).map((d) => d.ready),
+                dependsOn: [...(spec.dependsOn ?? []).map((d) => d.ready), ...(spec.requires ?? [])],
                 // Fixed container names and host ports would collide if the new one started first.
                 deleteBeforeReplace: true,
             },

@@ -27,6 +27,8 @@ export interface ServiceSpec {
     user?: string;
     /** Services that must be healthy before this one starts. */
     dependsOn?: DeployedService[];
+    /** Other resources that must exist first (buckets, users, topics). */
+    requires?: pulumi.Resource[];
     /** The tier the service belongs to, for the memory budget. */
     tier: string;
 }

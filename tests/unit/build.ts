@@ -9,8 +9,25 @@ export interface Built {
     one(type: string, name: string): Recorded;
 }
 
-/** Builds the program under the given config keys (without the project prefix) and lists what it registered. */
-export async function build(config: Record<string, string> = {}): Promise<Built> {
+const builds = new Map<string, Promise<Built>>();
+
+/**
+ * Builds the program under the given config keys (without the project prefix) and lists what it
+ * registered. A build is pure data once recorded, so each configuration is built once per run.
+ */
+export function build(config: Record<string, string> = {}): Promise<Built> {
+    const key = JSON.stringify(Object.entries(config).sort());
+    let built = builds.get(key);
+    if (!built) {
+        // Builds run one after another: each resets the shared mock monitor.
+        const previous = [...builds.values()].pop() ?? Promise.resolve(undefined);
+        built = previous.catch(() => undefined).then(() => buildNow(config));
+        builds.set(key, built);
+    }
+    return built;
+}
+
+async function buildNow(config: Record<string, string>): Promise<Built> {
     resetResources();
     setConfig(config);
     const stack = program();
@@ -32,6 +49,7 @@ export const T = {
     container: "docker:index/container:Container",
     volume: "docker:index/volume:Volume",
     image: "docker:index/remoteImage:RemoteImage",
+    build: "docker-build:index:Image",
     network: "docker:index/network:Network",
     minioBucket: "minio:index/s3Bucket:S3Bucket",
     minioUser: "minio:index/iamUser:IamUser",

@@ -23,6 +23,9 @@ function computed(type: string, name: string, inputs: Record<string, unknown>): 
             return { b64Url: "Q2x1c3Rlci1JZC0xMjM0NQ", hex: "00" };
         case "docker:index/remoteImage:RemoteImage":
             return { imageId: `sha256:${name}`, repoDigest: `${inputs.name}@sha256:0` };
+        case "docker-build:index:Image":
+            // A loaded, unpushed image is referred to by its tag.
+            return { ref: (inputs.tags as string[])[0], digest: "sha256:built" };
         case "aws:s3/bucket:Bucket":
             return { arn: `arn:aws:s3:::${inputs.bucket}` };
         case "aws:iam/policy:Policy":

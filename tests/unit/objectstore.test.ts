@@ -4,7 +4,7 @@ installMocks();
 import * as pulumi from "@pulumi/pulumi";
 import { bucketDefaults } from "../../components/config";
 import { grants, storeConsumers } from "../../components/objectstore";
-import { build, T } from "./build";
+import { build, Built, T } from "./build";
 
 const S3 = { objectStore: "s3", "aws:region": "eu-west-1" };
 
@@ -117,22 +117,43 @@ describe("object-store tier", () => {
         });
     });
 
-    it("swapping MinIO for S3 changes only object-store resources", async () => {
-        const key = (r: { type: string; name: string; parents: string[]; inputs: unknown }) => JSON.stringify([r.parents, r.type, r.name, plain(r.inputs)]);
+    it("swapping MinIO for S3 changes only object-store resources and the store settings its consumers read", async () => {
         const isStore = (r: { type: string; parents: string[] }) =>
             r.type.startsWith("dataplatform:objectstore:") || r.parents.some((p) => p.startsWith("dataplatform:objectstore:"));
-        const minio = await build();
-        const s3 = await build(S3);
-        const outside = (b: typeof minio) =>
-            b.all
-                .filter((r) => !isStore(r))
-                // The MinIO image is pulled only for MinIO; it belongs to the store, not to the platform.
-                .filter((r) => !(r.type === T.image && String(r.inputs.name).includes("minio")))
-                .map(key)
-                .sort();
-        assert.ok(outside(minio).length > 0, "the platform itself is outside the store");
-        assert.deepEqual(outside(s3), outside(minio));
-        assert.ok(minio.all.some(isStore) && s3.all.some(isStore));
+        // The MinIO image is pulled only for MinIO: it belongs to the store, though the platform pulls it.
+        const isMinioImage = (r: { type: string; inputs: Record<string, unknown> }) => r.type === T.image && String(r.inputs.name).includes("minio");
+        const outside = (b: Built) => new Map(b.all.filter((r) => !isStore(r) && !isMinioImage(r)).map((r) => [`${r.parents.join("$")}$${r.type}::${r.name}`, r]));
+        const minio = outside(await build());
+        const s3 = outside(await build(S3));
+        assert.ok(minio.size > 10);
+        assert.deepEqual([...s3.keys()].sort(), [...minio.keys()].sort(), "the same resources exist outside the store");
+
+        // What consumers may see change: S3 endpoint, region, bucket names and keys, nothing else.
+        const storeEnv = /^(AWS_(ACCESS_KEY_ID|SECRET_ACCESS_KEY|REGION)|CATALOG_(S3_\w+|WAREHOUSE|CLIENT_REGION))$/;
+        const storeFlinkProps = new Set(["s3.endpoint", "s3.path.style.access", "execution.checkpointing.dir", "execution.checkpointing.savepoint-dir"]);
+        const asMap = (lines: string[], sep: string) => new Map(lines.map((l) => [l.slice(0, l.indexOf(sep)), l.slice(l.indexOf(sep) + sep.length)]));
+        let consumersChanged = 0;
+        for (const [key, before] of minio) {
+            const after = s3.get(key)!;
+            const { envs: envBefore, ...restBefore } = plain(before.inputs) as Record<string, unknown>;
+            const { envs: envAfter, ...restAfter } = plain(after.inputs) as Record<string, unknown>;
+            assert.deepEqual(restAfter, restBefore, `${key} changed beyond its environment`);
+            if (JSON.stringify(envBefore) === JSON.stringify(envAfter)) continue;
+            consumersChanged++;
+            const eb = asMap(envBefore as string[], "=");
+            const ea = asMap(envAfter as string[], "=");
+            for (const name of new Set([...eb.keys(), ...ea.keys()])) {
+                if (eb.get(name) === ea.get(name)) continue;
+                if (name === "FLINK_PROPERTIES") {
+                    const pb = asMap(eb.get(name)!.split("\n"), ": ");
+                    const pa = asMap(ea.get(name)!.split("\n"), ": ");
+                    for (const p of new Set([...pb.keys(), ...pa.keys()])) {
+                        if (pb.get(p) !== pa.get(p)) assert.ok(storeFlinkProps.has(p), `${key}: Flink property ${p} changed`);
+                    }
+                } else assert.match(name, storeEnv, `${key}: ${name} changed`);
+            }
+        }
+        assert.ok(consumersChanged > 0, "the store's consumers do get the new settings");
     });
 
     it("never registers generated secret material outside a secret, in either store", async () => {

@@ -1,0 +1,34 @@
+import * as pulumi from "@pulumi/pulumi";
+import { ServiceSpec } from "../platform/types";
+
+export interface PostgresArgs {
+    /** Service name, also the host name other services use. */
+    name: string;
+    tier: string;
+    image: string;
+    database: string;
+    user: string;
+    password: pulumi.Input<string>;
+    memoryMiB: number;
+}
+
+/**
+ * A small PostgreSQL for one tier's metadata (Iceberg catalog, Druid, Superset). Each tier gets its
+ * own so a tier can be removed with its state; buffers are sized to the container limit.
+ */
+export function postgresService(args: PostgresArgs): Omit<ServiceSpec, "dependsOn"> {
+    // shared_buffers defaults to 128 MB, which alone would fill a small container.
+    const sharedBuffers = Math.max(16, Math.floor(args.memoryMiB / 4));
+    return {
+        name: args.name,
+        tier: args.tier,
+        image: args.image,
+        command: ["postgres", "-c", `shared_buffers=${sharedBuffers}MB`, "-c", "max_connections=50", "-c", "work_mem=2MB"],
+        env: { POSTGRES_DB: args.database, POSTGRES_USER: args.user, PGDATA: "/var/lib/postgresql/data/pgdata" },
+        secretEnv: { POSTGRES_PASSWORD: args.password },
+        ports: [{ name: "sql", containerPort: 5432 }],
+        volumes: [{ name: "data", mountPath: "/var/lib/postgresql/data" }],
+        health: { command: ["pg_isready", "-U", args.user, "-d", args.database], startPeriodSeconds: 10, intervalSeconds: 5 },
+        memoryMiB: args.memoryMiB,
+    };
+}

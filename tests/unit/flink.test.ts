@@ -1,0 +1,192 @@
+import { strict as assert } from "assert";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { installMocks, isSecretInput, plain, resolve } from "./mocks";
+installMocks();
+import { parseStackConfig } from "../../components/config";
+import { flinkProperties } from "../../components/flink";
+import { icebergCatalogOptions, withClause } from "../../components/iceberg";
+import { checkJars } from "../../components/stack";
+import { images } from "../../components/versions";
+import { fetchJar } from "../../jars/fetch";
+import { fileName, flinkLibJars, icebergRestJars, imageJars } from "../../jars/manifest";
+import { jarProblems, jarsDir } from "../../jars/verify";
+import { build, Built, T } from "./build";
+
+function env(b: Built, name: string): Record<string, string> {
+    return Object.fromEntries((plain(b.one(T.container, name).inputs.envs) as string[]).map((e) => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)]));
+}
+const props = (text: string) => Object.fromEntries(text.split("\n").map((l) => [l.slice(0, l.indexOf(": ")), l.slice(l.indexOf(": ") + 2)]));
+
+describe("Flink tier and Iceberg catalog", () => {
+    describe("laptop profile", () => {
+        let b: Built;
+        before(async () => {
+            b = await build();
+        });
+
+        it("renders a JobManager, one TaskManager, the SQL Gateway, the REST catalog and its database", () => {
+            const flink = b.ofType(T.container).filter((c) => (c.inputs.labels as { label: string; value: string }[]).some((l) => l.value === "flink"));
+            assert.deepEqual(flink.map((c) => c.name).sort(), ["flink-jobmanager", "flink-sql-gateway", "flink-taskmanager-1", "iceberg-db", "iceberg-rest"]);
+        });
+
+        it("builds the Flink image from the pinned base and exactly the manifest's jars", () => {
+            const img = b.one(T.build, "flink-image");
+            assert.deepEqual(img.inputs.buildArgs, { FLINK_IMAGE: images.flink });
+            assert.equal((img.inputs.context as { location: string }).location, jarsDir("flink"));
+            assert.match((img.inputs.dockerfile as { location: string }).location, /components\/flink\/Dockerfile$/);
+            assert.equal(img.inputs.load, true);
+            assert.equal(img.inputs.push, false);
+            assert.match((img.inputs.tags as string[])[0], /^dataplatform\/flink:[0-9a-f]{12}$/);
+            for (const name of ["flink-jobmanager", "flink-taskmanager-1", "flink-sql-gateway"]) {
+                assert.equal(b.one(T.container, name).inputs.image, (img.inputs.tags as string[])[0]);
+            }
+            const rest = b.one(T.build, "iceberg-rest-image");
+            assert.deepEqual(rest.inputs.buildArgs, { ICEBERG_REST_IMAGE: images.icebergRest });
+            assert.equal(b.one(T.container, "iceberg-rest").inputs.image, (rest.inputs.tags as string[])[0]);
+        });
+
+        it("re-tags (and so rebuilds and replaces) only when the base image changes", async () => {
+            const again = await build({ ports: '{"minioConsole": 9101}' });
+            assert.deepEqual(again.one(T.build, "flink-image").inputs.tags, b.one(T.build, "flink-image").inputs.tags);
+            const rebased = await build({ images: '{"flink": "mirror.local/flink:2.0.0-java17"}' });
+            assert.notDeepEqual(rebased.one(T.build, "flink-image").inputs.tags, b.one(T.build, "flink-image").inputs.tags);
+            assert.deepEqual(rebased.one(T.build, "iceberg-rest-image").inputs.tags, b.one(T.build, "iceberg-rest-image").inputs.tags);
+        });
+
+        it("checkpoints to the checkpoint bucket over path-style S3 with the Flink user's keys", () => {
+            for (const name of ["flink-jobmanager", "flink-taskmanager-1", "flink-sql-gateway"]) {
+                const e = env(b, name);
+                const p = props(e.FLINK_PROPERTIES);
+                assert.equal(p["execution.checkpointing.dir"], "s3://flink-checkpoints/checkpoints");
+                assert.equal(p["execution.checkpointing.savepoint-dir"], "s3://flink-checkpoints/savepoints");
+                assert.equal(p["s3.endpoint"], "http://minio:9000");
+                assert.equal(p["s3.path.style.access"], "true");
+                assert.equal(p["jobmanager.rpc.address"], "flink-jobmanager");
+                assert.equal(p["restart-strategy.type"], "exponential-delay");
+                assert.equal(e.AWS_ACCESS_KEY_ID, "svc-flink");
+                assert.equal(e.AWS_SECRET_ACCESS_KEY, "secret-material-flink-secret");
+                assert.ok(isSecretInput(b.one(T.container, name).inputs.envs));
+            }
+            assert.equal(props(env(b, "flink-taskmanager-1").FLINK_PROPERTIES)["taskmanager.numberOfTaskSlots"], "4");
+        });
+
+        it("sizes Flink's memory to the container limits", () => {
+            const p = props(env(b, "flink-jobmanager").FLINK_PROPERTIES);
+            assert.equal(p["jobmanager.memory.process.size"], `${b.one(T.container, "flink-jobmanager").inputs.memory}m`);
+            assert.equal(p["taskmanager.memory.process.size"], `${b.one(T.container, "flink-taskmanager-1").inputs.memory}m`);
+            const heap = /-Xmx(\d+)m/.exec(env(b, "flink-sql-gateway").JVM_ARGS)!;
+            assert.ok(Number(heap[1]) < Number(b.one(T.container, "flink-sql-gateway").inputs.memory));
+        });
+
+        it("points the gateway at the JobManager and publishes REST ports clear of 8081/8083", () => {
+            const cmd = b.one(T.container, "flink-sql-gateway").inputs.command as string[];
+            assert.deepEqual(cmd.slice(0, 2), ["/opt/flink/bin/sql-gateway.sh", "start-foreground"]);
+            assert.ok(cmd.includes("-Drest.address=flink-jobmanager"));
+            const published = (n: string) => (plain(b.one(T.container, n).inputs.ports) as { ip: string; external: number; internal: number }[]).map((p) => `${p.ip}:${p.external}->${p.internal}`);
+            assert.deepEqual(published("flink-jobmanager"), ["127.0.0.1:18081->8081"]);
+            assert.deepEqual(published("flink-sql-gateway"), ["127.0.0.1:18083->8083"]);
+        });
+
+        it("keeps the catalog's state in PostgreSQL on a volume, with its own S3 identity", () => {
+            const e = env(b, "iceberg-rest");
+            assert.equal(e.CATALOG_URI, "jdbc:postgresql://iceberg-db:5432/iceberg");
+            assert.equal(e.CATALOG_JDBC_PASSWORD, "secret-material-db-password");
+            assert.equal(env(b, "iceberg-db").POSTGRES_PASSWORD, "secret-material-db-password");
+            assert.equal(e.CATALOG_WAREHOUSE, "s3://iceberg-warehouse/");
+            assert.equal(e.CATALOG_S3_ACCESS__KEY__ID, "svc-iceberg");
+            assert.equal(e.CATALOG_S3_ENDPOINT, "http://minio:9000");
+            assert.ok(isSecretInput(b.one(T.container, "iceberg-rest").inputs.envs));
+            assert.deepEqual(plain(b.one(T.container, "iceberg-db").inputs.volumes), [{ volumeName: "dataplatform-test-iceberg-db-data", containerPath: "/var/lib/postgresql/data" }]);
+        });
+
+        it("outputs the URLs and the CREATE CATALOG options", async () => {
+            const f = (await resolve(b.stack.outputs.flink)) as Record<string, unknown>;
+            assert.equal(f.jobManagerUrl, "http://127.0.0.1:18081");
+            assert.equal(f.sqlGatewayUrl, "http://127.0.0.1:18083");
+            assert.equal(f.catalogUriInternal, "http://iceberg-rest:8181");
+            assert.equal(f.warehouse, "s3://iceberg-warehouse/");
+            assert.deepEqual(f.catalogOptions, {
+                type: "iceberg",
+                "catalog-type": "rest",
+                uri: "http://iceberg-rest:8181",
+                warehouse: "s3://iceberg-warehouse/",
+                "io-impl": "org.apache.iceberg.aws.s3.S3FileIO",
+                "s3.endpoint": "http://minio:9000",
+                "s3.path-style-access": "true",
+                "client.region": "us-east-1",
+            });
+        });
+    });
+
+    it("on AWS S3 uses virtual-hosted S3 without an endpoint override", async () => {
+        const b = await build({ objectStore: "s3", "aws:region": "eu-west-1" });
+        const p = props(env(b, "flink-jobmanager").FLINK_PROPERTIES);
+        assert.equal(p["s3.endpoint"], undefined);
+        assert.equal(p["s3.path.style.access"], "false");
+        assert.match(p["execution.checkpointing.dir"], /^s3:\/\/flink-checkpoints-\w+\/checkpoints$/);
+        assert.equal(env(b, "iceberg-rest").CATALOG_S3_ENDPOINT, undefined);
+    });
+
+    it("workstation: two TaskManagers inside the tier's share", async () => {
+        const b = await build({ profile: "workstation" });
+        assert.ok(b.ofType(T.container).some((c) => c.name === "flink-taskmanager-2"));
+    });
+
+    it("rejects more TaskManagers than the profile's share holds, before any resource", async () => {
+        await assert.rejects(() => build({ flink: '{"taskManagers": 3}' }), /dataplatform:flink = \{"taskManagers":3\}: the flink tier needs \d+ MiB .*share of 2048 MiB/);
+    });
+
+    it("refuses a Flink property value with whitespace, which the image would mangle", () => {
+        assert.throws(
+            () => flinkProperties({ checkpointsBucket: "a b", pathStyle: true, slots: 1, jobManagerMiB: 512, taskManagerMiB: 960 }),
+            /execution\.checkpointing\.dir = "s3:\/\/a b\/checkpoints" contains whitespace/,
+        );
+    });
+
+    it("renders catalog options as a Flink SQL WITH clause, quoting quotes", () => {
+        const opts = icebergCatalogOptions({ uri: "http://x:8181", warehouseBucket: "w", pathStyle: false, region: "eu-west-1" });
+        assert.equal(opts["s3.endpoint"], undefined);
+        assert.equal(withClause({ a: "it's" }), "'a' = 'it''s'");
+    });
+
+    describe("jars", () => {
+        const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), "jars-test-"));
+
+        it("lists missing, altered and stray jars", () => {
+            const root = tmp();
+            fs.mkdirSync(path.join(root, "flink"));
+            fs.writeFileSync(path.join(root, "flink", fileName(flinkLibJars[0])), "not the jar");
+            fs.writeFileSync(path.join(root, "flink", "extra-1.0.jar"), "x");
+            const problems = jarProblems("flink", root).join("\n");
+            assert.match(problems, new RegExp(`${fileName(flinkLibJars[0])} has SHA-256 [0-9a-f]{64}, the manifest says ${flinkLibJars[0].sha256}`));
+            for (const j of flinkLibJars.slice(1)) assert.match(problems, new RegExp(`${fileName(j)} is missing`));
+            assert.match(problems, /extra-1\.0\.jar is not in jars\/manifest\.ts/);
+        });
+
+        it("the jars fetched by `npm run jars` match the manifest", () => {
+            for (const image of Object.keys(imageJars) as (keyof typeof imageJars)[]) assert.deepEqual(jarProblems(image), []);
+        });
+
+        it("stops the program before any resource when jars are missing, naming the command", () => {
+            const cfg = parseStackConfig({}, "dataplatform", "test");
+            assert.throws(() => checkJars(cfg, tmp()), /jars that are missing or changed:\n {2}- .*flink-sql-connector-kafka-4\.0\.1-2\.0\.jar is missing[\s\S]*Run `npm run jars`/);
+            assert.doesNotThrow(() => checkJars(parseStackConfig({ "dataplatform:tiers": '{"flink": false}' }, "dataplatform", "test"), tmp()));
+        });
+
+        it("rejects a fetched jar whose checksum differs from the manifest, leaving nothing behind", () => {
+            const dir = tmp();
+            const wrong = { ...icebergRestJars[0], sha256: "0".repeat(64) };
+            assert.throws(() => fetchJar(wrong, dir), /checksum mismatch for org\.postgresql:postgresql:42\.7\.8: Maven gave SHA-256 2a32a9dc\w+, jars\/manifest\.ts expects 0{64}/);
+            assert.deepEqual(fs.readdirSync(dir), []);
+        });
+
+        it("fetches a jar with Maven, checks it, and keeps it on the next run", () => {
+            const dir = tmp();
+            assert.equal(fetchJar(icebergRestJars[0], dir), "fetched");
+            assert.equal(fetchJar(icebergRestJars[0], dir), "kept");
+            assert.deepEqual(fs.readdirSync(dir), [fileName(icebergRestJars[0])]);
+        });
+    });
+});
