@@ -10,6 +10,7 @@ import { flink } from "./flink";
 import { iceberg } from "./iceberg";
 import { kafka } from "./kafka";
 import { s3 } from "./s3";
+import { superset } from "./superset";
 
 export const engines: Engine[] = [
     kafka,
@@ -17,6 +18,7 @@ export const engines: Engine[] = [
     iceberg,
     flink,
     druid,
+    superset,
 ];
 
 export const suites: Record<string, string[]> = {
@@ -26,4 +28,5 @@ export const suites: Record<string, string[]> = {
     "tests/integration/iceberg.test.ts": ["iceberg", "s3"],
     "tests/integration/flink.test.ts": ["flink", "kafka", "s3", "iceberg"],
     "tests/integration/druid.test.ts": ["druid", "kafka"],
+    "tests/integration/superset.test.ts": ["superset", "druid"],
 };
