@@ -2,34 +2,37 @@ import * as dockerbuild from "@pulumi/docker-build";
 import * as pulumi from "@pulumi/pulumi";
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
+import * as path from "node:path";
 import { JarImage } from "../../jars/manifest";
 import { jarsDigest, jarsDir } from "../../jars/verify";
 
-export interface JarImageArgs {
-    /** Which jars/<image>/ folder is the build context (checked by the stack's preflight). */
-    jars: JarImage;
+export interface BuiltImageArgs {
+    /** The build context folder (kept small: only what the Dockerfile copies). */
+    context: string;
     /** The Dockerfile, beside the tier that uses the image. */
     dockerfile: string;
     /** Build arg that receives the base image, and the base (from the version table or config). */
     baseArg: string;
     base: string;
     repository: string;
+    /** A digest of the context's contents; the tag changes with it. */
+    contextDigest: string;
 }
 
 /**
- * An image built by the program from a pinned upstream image plus the manifest's jars. The tag
- * carries a digest of the base, the jars and the Dockerfile, so containers are replaced exactly
- * when one of them changes, and the builder rebuilds only then.
+ * An image built by the program from a pinned upstream image. The tag carries a digest of the
+ * base, the context and the Dockerfile, so containers are replaced exactly when one of them
+ * changes, and the builder rebuilds only then.
  */
-export function jarImage(name: string, args: JarImageArgs, parent: pulumi.Resource): pulumi.Output<string> {
+export function builtImage(name: string, args: BuiltImageArgs, parent: pulumi.Resource): pulumi.Output<string> {
     const tag = createHash("sha256")
-        .update(`${args.base}\n${jarsDigest(args.jars)}\n${fs.readFileSync(args.dockerfile, "utf8")}`)
+        .update(`${args.base}\n${args.contextDigest}\n${fs.readFileSync(args.dockerfile, "utf8")}`)
         .digest("hex")
         .slice(0, 12);
     const image = new dockerbuild.Image(
         name,
         {
-            context: { location: jarsDir(args.jars) },
+            context: { location: args.context },
             dockerfile: { location: args.dockerfile },
             buildArgs: { [args.baseArg]: args.base },
             tags: [`${args.repository}:${tag}`],
@@ -41,4 +44,25 @@ export function jarImage(name: string, args: JarImageArgs, parent: pulumi.Resour
         { parent },
     );
     return image.ref;
+}
+
+/** SHA-256 over a small context folder's file names and contents (not recursive: contexts here are flat). */
+export function folderDigest(dir: string): string {
+    const hash = createHash("sha256");
+    for (const f of fs.readdirSync(dir).sort()) {
+        const file = path.join(dir, f);
+        if (fs.statSync(file).isFile()) hash.update(`${f}\n`).update(fs.readFileSync(file)).update("\n");
+    }
+    return hash.digest("hex");
+}
+
+export interface JarImageArgs extends Omit<BuiltImageArgs, "context" | "contextDigest"> {
+    /** Which jars/<image>/ folder is the build context (checked by the stack's preflight). */
+    jars: JarImage;
+}
+
+/** An image from a pinned upstream image plus the manifest's jars (the jars folder is the context). */
+export function jarImage(name: string, args: JarImageArgs, parent: pulumi.Resource): pulumi.Output<string> {
+    const { jars, ...rest } = args;
+    return builtImage(name, { ...rest, context: jarsDir(jars), contextDigest: jarsDigest(jars) }, parent);
 }

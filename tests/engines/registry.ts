@@ -29,4 +29,6 @@ export const suites: Record<string, string[]> = {
     "tests/integration/flink.test.ts": ["flink", "kafka", "s3", "iceberg"],
     "tests/integration/druid.test.ts": ["druid", "kafka"],
     "tests/integration/superset.test.ts": ["superset", "druid"],
+    // Superset tests a connection on create and reads a dataset's columns from Druid: both live.
+    "tests/integration/superset-dashboards.test.ts": ["superset", "druid"],
 };

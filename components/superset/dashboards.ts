@@ -1,0 +1,357 @@
+import * as pulumi from "@pulumi/pulumi";
+
+/**
+ * Dashboards as code: a dynamic provider on Superset's REST API. One resource owns one dashboard
+ * with everything under it (the Druid database connection, the dataset, the charts), because
+ * their ids chain (dataset -> database, chart -> dataset, layout -> charts) and Superset deletes
+ * them in the reverse order. Every step finds the object by name first and writes only what
+ * differs, so a create after a lost state adopts instead of duplicating, and a re-run changes
+ * nothing. Everything here is plain data and global fetch: the provider serializes cleanly.
+ */
+
+export interface ChartSpec {
+    /** Stable identity in the spec; the name may change (a rename is an update, not a new chart). */
+    key: string;
+    name: string;
+    kind: "line" | "bar" | "pie";
+    metric: { label: string; sql: string };
+    /** line: the time grain of the x axis (ISO duration); bar/pie: unused. */
+    timeGrain?: string;
+    /** bar/pie: the dimension the metric is split by. */
+    dimension?: string;
+    /** bar/pie: how many groups to show (largest first). */
+    limit?: number;
+    /** Superset time range, e.g. `DATEADD(DATETIME("now"), -1, hour) : now`. */
+    timeRange: string;
+}
+
+export interface DashboardSpec {
+    /** Superset as reached from where `pulumi up` runs (the published port). */
+    url: string;
+    username: string;
+    password: string;
+    database: { name: string; sqlalchemyUri: string };
+    dataset: { table: string; timeColumn: string };
+    charts: ChartSpec[];
+    dashboard: { title: string; slug: string; refreshSeconds: number };
+    /** How long create waits for the Druid datasource to exist (ingestion may still be starting). */
+    tableWaitSeconds: number;
+}
+
+export interface DashboardState extends DashboardSpec {
+    databaseId: number;
+    datasetId: number;
+    chartIds: Record<string, number>;
+    dashboardId: number;
+}
+
+/** What the dashboard is made of; connection details are how it is reached, not what it is. */
+const CONTENT = ["database", "dataset", "charts", "dashboard"] as const;
+export type DashboardContent = Omit<DashboardSpec, "url" | "username" | "password">;
+
+/** Superset's SQLAlchemy URI for Druid SQL on a broker (or router) address `host:port`. */
+export function druidSqlalchemyUri(broker: string): string {
+    return `druid://${broker}/druid/v2/sql/`;
+}
+
+/** What the pipeline's dashboard is made of, over the `viewing_aggregates` datasource the Druid tier ingests. */
+export function viewingDashboard(sqlalchemyUri: string, options: { prefix?: string; table?: string } = {}): DashboardContent {
+    // A prefix lets tests run beside a real dashboard without touching it.
+    const prefix = options.prefix ?? "";
+    const plays = { label: "plays", sql: "SUM(plays)" };
+    // Rolling windows: Superset's "Last day" means yesterday (midnight to midnight), which hides live data.
+    const lastHour = 'DATEADD(DATETIME("now"), -1, hour) : now';
+    const lastDay = 'DATEADD(DATETIME("now"), -1, day) : now';
+    return {
+        database: { name: `${prefix}Druid`, sqlalchemyUri },
+        dataset: { table: options.table ?? "viewing_aggregates", timeColumn: "__time" },
+        charts: [
+            { key: "plays-per-minute", name: `${prefix}Plays per minute`, kind: "line", metric: plays, timeGrain: "PT1M", timeRange: lastHour },
+            { key: "top-titles", name: `${prefix}Top titles`, kind: "bar", metric: plays, dimension: "title", limit: 10, timeRange: lastDay },
+            { key: "plays-by-country", name: `${prefix}Plays by country`, kind: "bar", metric: plays, dimension: "country", limit: 25, timeRange: lastDay },
+            { key: "plays-by-device", name: `${prefix}Plays by device`, kind: "pie", metric: plays, dimension: "device", limit: 10, timeRange: lastDay },
+        ],
+        dashboard: { title: `${prefix}Viewing activity`, slug: `${prefix.toLowerCase().replace(/[^a-z0-9]+/g, "-")}viewing-activity`, refreshSeconds: 60 },
+        tableWaitSeconds: 600,
+    };
+}
+
+// ---------------------------------------------------------------------------------------------
+// REST client
+
+type Json = Record<string, unknown>;
+
+export interface Session {
+    call<T = Json>(method: string, path: string, body?: unknown, okStatuses?: number[]): Promise<{ status: number; body: T }>;
+}
+
+/**
+ * Logs in (JWT), then fetches a CSRF token: Superset checks it on every write against the token
+ * stored in the session cookie that came with it, and (over plain http too) wants a Referer.
+ */
+export async function login(url: string, username: string, password: string): Promise<Session> {
+    const loginResponse = await fetch(`${url}/api/v1/security/login`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ username, password, provider: "db", refresh: false }),
+    });
+    if (!loginResponse.ok) throw new Error(`Superset login as ${username} at ${url} failed: ${loginResponse.status} ${await loginResponse.text()}`);
+    const { access_token: token } = (await loginResponse.json()) as { access_token: string };
+    const csrfResponse = await fetch(`${url}/api/v1/security/csrf_token/`, { headers: { authorization: `Bearer ${token}` } });
+    if (!csrfResponse.ok) throw new Error(`Superset CSRF token: ${csrfResponse.status} ${await csrfResponse.text()}`);
+    const cookie = csrfResponse.headers.getSetCookie().map((c) => c.split(";")[0]).join("; ");
+    const { result: csrf } = (await csrfResponse.json()) as { result: string };
+    const headers = { authorization: `Bearer ${token}`, "x-csrftoken": csrf, cookie, referer: url };
+    return {
+        async call<T>(method: string, path: string, body?: unknown, okStatuses: number[] = []) {
+            // A JSON content type without a body makes some endpoints (chart data) answer 400.
+            const response = await fetch(`${url}${path}`, {
+                method,
+                headers: body === undefined ? headers : { ...headers, "content-type": "application/json" },
+                body: body === undefined ? undefined : JSON.stringify(body),
+            });
+            const text = await response.text();
+            if (!response.ok && !okStatuses.includes(response.status)) throw new Error(`Superset ${method} ${path}: ${response.status} ${text.slice(0, 1000)}`);
+            return { status: response.status, body: (text ? JSON.parse(text) : {}) as T };
+        },
+    };
+}
+
+/** A rison string literal (Superset's list filters are rison): always quoted, ! and ' escaped. */
+const rison = (s: string) => `'${s.replace(/!/g, "!!").replace(/'/g, "!'")}'`;
+const filterQuery = (col: string, value: string) => `?q=${encodeURIComponent(`(filters:!((col:${col},opr:eq,value:${rison(value)})),page_size:100)`)}`;
+
+/** Deep equality on JSON values with object keys in any order. */
+function same(a: unknown, b: unknown): boolean {
+    if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((v, i) => same(v, b[i]));
+    if (a && b && typeof a === "object" && typeof b === "object" && !Array.isArray(a) && !Array.isArray(b)) {
+        const ka = Object.keys(a).sort();
+        return same(ka, Object.keys(b).sort()) && ka.every((k) => same((a as Json)[k], (b as Json)[k]));
+    }
+    return a === b;
+}
+
+/**
+ * Whether `actual` differs from `desired` in a field Superset reports back (GET omits some
+ * write-only fields, e.g. a chart's datasource_id, which its params carry too). Strings holding
+ * JSON are compared parsed.
+ */
+function differs(actual: Json, desired: Json): boolean {
+    return Object.entries(desired).some(([k, want]) => {
+        if (!(k in actual)) return false;
+        const have = actual[k];
+        const parse = (v: unknown) => (typeof v === "string" && /^\s*[[{]/.test(v) ? JSON.parse(v) : v);
+        return !same(parse(have), parse(want));
+    });
+}
+
+/** GET an object by id; undefined when it no longer exists (deleted outside Pulumi). */
+async function byId(s: Session, kind: string, id: number | undefined): Promise<Json | undefined> {
+    if (id === undefined) return undefined;
+    // A database's plain GET leaves out its URI; the connection view has it.
+    const r = await s.call<{ result: Json }>("GET", `/api/v1/${kind}/${id}${kind === "database" ? "/connection" : ""}`, undefined, [404]);
+    return r.status === 404 ? undefined : r.body.result;
+}
+
+async function findIds(s: Session, kind: string, col: string, value: string): Promise<Json[]> {
+    const r = await s.call<{ result: Json[]; ids: number[] }>("GET", `/api/v1/${kind}/${filterQuery(col, value)}`);
+    return r.body.result.map((row, i) => ({ ...row, id: r.body.ids[i] ?? row.id }));
+}
+
+/**
+ * Ensures one object: the known id, else the one found by name, else a new one (created from
+ * `create`, default `desired`: some fields, e.g. a dataset's main_dttm_col, are accepted only
+ * by PUT). Writes only the fields that differ, so an unchanged object keeps its `changed_on`.
+ */
+async function ensure(s: Session, kind: string, known: number | undefined, find: () => Promise<number | undefined>, desired: Json, create: Json = desired): Promise<number> {
+    let id = (await byId(s, kind, known)) ? known : await find();
+    id ??= (await s.call<{ id: number }>("POST", `/api/v1/${kind}/`, create)).body.id;
+    const current = (await byId(s, kind, id))!;
+    if (differs(current, desired)) await s.call("PUT", `/api/v1/${kind}/${id}`, desired);
+    return id;
+}
+
+// ---------------------------------------------------------------------------------------------
+// What each object should look like
+
+const adhocMetric = (m: ChartSpec["metric"]) => ({ expressionType: "SQL", sqlExpression: m.sql, label: m.label, hasCustomLabel: true, optionName: `metric_${m.label}` });
+
+/** The chart's form data (what the explore view edits) and a query context (what the chart data API runs). */
+export function chartBody(c: ChartSpec, datasetId: number, timeColumn: string): Json {
+    const metric = adhocMetric(c.metric);
+    const timeFilter = { expressionType: "SIMPLE", clause: "WHERE", subject: timeColumn, operator: "TEMPORAL_RANGE", comparator: c.timeRange };
+    const common = { datasource: `${datasetId}__table`, adhoc_filters: [timeFilter], time_range: c.timeRange };
+    let params: Json;
+    let query: Json;
+    const filters = [{ col: timeColumn, op: "TEMPORAL_RANGE", val: c.timeRange }];
+    if (c.kind === "line") {
+        params = { ...common, viz_type: "echarts_timeseries_line", x_axis: timeColumn, time_grain_sqla: c.timeGrain, metrics: [metric], groupby: [], row_limit: 10000, x_axis_sort_asc: true, rich_tooltip: true, show_legend: false };
+        const axis = { timeGrain: c.timeGrain, columnType: "BASE_AXIS", sqlExpression: timeColumn, label: timeColumn, expressionType: "SQL" };
+        query = { filters, extras: { time_grain_sqla: c.timeGrain }, columns: [axis], metrics: [metric], orderby: [[axis, true]], row_limit: 10000 };
+    } else if (c.kind === "bar") {
+        params = { ...common, viz_type: "echarts_timeseries_bar", x_axis: c.dimension, metrics: [metric], groupby: [], row_limit: c.limit, orientation: "horizontal", x_axis_sort: c.metric.label, x_axis_sort_asc: false, show_value: true, show_legend: false };
+        query = { filters, columns: [c.dimension], metrics: [metric], orderby: [[metric, false]], row_limit: c.limit };
+    } else {
+        params = { ...common, viz_type: "pie", groupby: [c.dimension], metric, row_limit: c.limit, sort_by_metric: true, donut: true, show_labels: true, label_type: "key_percent" };
+        query = { filters, columns: [c.dimension], metrics: [metric], orderby: [[metric, false]], row_limit: c.limit };
+    }
+    const queryContext = { datasource: { id: datasetId, type: "table" }, force: false, queries: [query], form_data: params, result_format: "json", result_type: "full" };
+    return { slice_name: c.name, viz_type: params.viz_type, datasource_id: datasetId, datasource_type: "table", params: JSON.stringify(params), query_context: JSON.stringify(queryContext) };
+}
+
+/** Two charts per row, in spec order, under the dashboard's header. */
+export function dashboardLayout(title: string, charts: { id: number; name: string }[]): Json {
+    const layout: Json = {
+        DASHBOARD_VERSION_KEY: "v2",
+        ROOT_ID: { type: "ROOT", id: "ROOT_ID", children: ["GRID_ID"] },
+        HEADER_ID: { type: "HEADER", id: "HEADER_ID", meta: { text: title } },
+    };
+    const rows: string[] = [];
+    for (let i = 0; i < charts.length; i += 2) {
+        const row = `ROW-${i / 2 + 1}`;
+        rows.push(row);
+        const cells = charts.slice(i, i + 2).map((c) => `CHART-${c.id}`);
+        layout[row] = { type: "ROW", id: row, children: cells, parents: ["ROOT_ID", "GRID_ID"], meta: { background: "BACKGROUND_TRANSPARENT" } };
+        for (const c of charts.slice(i, i + 2)) {
+            layout[`CHART-${c.id}`] = { type: "CHART", id: `CHART-${c.id}`, children: [], parents: ["ROOT_ID", "GRID_ID", row], meta: { chartId: c.id, sliceName: c.name, width: 6, height: 50 } };
+        }
+    }
+    layout.GRID_ID = { type: "GRID", id: "GRID_ID", children: rows, parents: ["ROOT_ID"] };
+    return layout;
+}
+
+/** Superset adds each chart's uuid to the stored layout; ours does not carry it. */
+function withoutUuids(positionJson: unknown): unknown {
+    if (typeof positionJson !== "string" || !positionJson) return positionJson;
+    const layout = JSON.parse(positionJson) as Record<string, { meta?: Json }>;
+    for (const node of Object.values(layout)) if (node && typeof node === "object" && node.meta) delete node.meta.uuid;
+    return layout;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Create-or-update and delete, shared by the provider and the integration tests
+
+/** Waits for the datasource: Superset refuses a dataset over a table Druid does not serve yet. */
+async function waitForTable(s: Session, databaseId: number, table: string, seconds: number): Promise<void> {
+    const deadline = Date.now() + seconds * 1000;
+    for (;;) {
+        const r = await s.call<{ result: { value: string }[] }>("GET", `/api/v1/database/${databaseId}/tables/?q=${encodeURIComponent(`(force:!t,schema_name:druid)`)}`, undefined, [422]);
+        if (r.status === 200 && r.body.result.some((t) => t.value === table)) return;
+        if (Date.now() >= deadline) {
+            throw new Error(`Druid does not serve the datasource ${table} after ${seconds} s: its ingestion has produced no rows yet. Start the pipeline, then run pulumi up again.`);
+        }
+        await new Promise((r) => setTimeout(r, 5000));
+    }
+}
+
+/** Brings Superset in step with the spec; `known` holds the ids from the last run (absent on create). */
+export async function applyDashboard(spec: DashboardSpec, known?: Partial<DashboardState>): Promise<DashboardState> {
+    const s = await login(spec.url, spec.username, spec.password);
+    const firstId = async (kind: string, col: string, value: string, match: (row: Json) => boolean = () => true) =>
+        (await findIds(s, kind, col, value)).find(match)?.id as number | undefined;
+
+    const databaseId = await ensure(s, "database", known?.databaseId, () => firstId("database", "database_name", spec.database.name), {
+        database_name: spec.database.name,
+        sqlalchemy_uri: spec.database.sqlalchemyUri,
+        expose_in_sqllab: true,
+        allow_run_async: false,
+    });
+    if (!(await byId(s, "dataset", known?.datasetId)) && !(await firstId("dataset", "table_name", spec.dataset.table, (r) => (r.database as Json)?.id === databaseId))) {
+        await waitForTable(s, databaseId, spec.dataset.table, spec.tableWaitSeconds);
+    }
+    const datasetId = await ensure(
+        s,
+        "dataset",
+        known?.datasetId,
+        () => firstId("dataset", "table_name", spec.dataset.table, (r) => (r.database as Json)?.id === databaseId),
+        { main_dttm_col: spec.dataset.timeColumn },
+        { database: databaseId, schema: "druid", table_name: spec.dataset.table },
+    );
+
+    const chartIds: Record<string, number> = {};
+    for (const c of spec.charts) {
+        const body = chartBody(c, datasetId, spec.dataset.timeColumn);
+        chartIds[c.key] = await ensure(s, "chart", known?.chartIds?.[c.key], () => firstId("chart", "slice_name", c.name), body);
+    }
+    // Charts the spec no longer lists.
+    for (const [key, id] of Object.entries(known?.chartIds ?? {})) {
+        if (!(key in chartIds)) await s.call("DELETE", `/api/v1/chart/${id}`, undefined, [404]);
+    }
+
+    const layout = dashboardLayout(spec.dashboard.title, spec.charts.map((c) => ({ id: chartIds[c.key]!, name: c.name })));
+    const metadata = { refresh_frequency: spec.dashboard.refreshSeconds, cross_filters_enabled: true };
+    let dashboardId = (await byId(s, "dashboard", known?.dashboardId)) ? known!.dashboardId : undefined;
+    // Dashboards are found by slug (the list filter has no exact title match).
+    dashboardId ??= (await s.call<{ result?: { id: number } }>("GET", `/api/v1/dashboard/${encodeURIComponent(spec.dashboard.slug)}`, undefined, [404])).body.result?.id;
+    dashboardId ??= (await s.call<{ id: number }>("POST", "/api/v1/dashboard/", { dashboard_title: spec.dashboard.title, slug: spec.dashboard.slug, published: true })).body.id;
+    const current = (await byId(s, "dashboard", dashboardId))!;
+    const currentMetadata = JSON.parse((current.json_metadata as string) || "{}") as Json;
+    const stale =
+        differs(current, { dashboard_title: spec.dashboard.title, slug: spec.dashboard.slug, published: true }) ||
+        !same(withoutUuids(current.position_json), layout) ||
+        differs(currentMetadata, metadata);
+    if (stale) {
+        // Layout goes in json_metadata.positions: from there Superset also links the charts to the dashboard.
+        await s.call("PUT", `/api/v1/dashboard/${dashboardId}`, {
+            dashboard_title: spec.dashboard.title,
+            slug: spec.dashboard.slug,
+            published: true,
+            json_metadata: JSON.stringify({ ...metadata, positions: layout }),
+        });
+    }
+    return { ...spec, databaseId, datasetId, chartIds, dashboardId };
+}
+
+/** Removes the dashboard and what it owns, dependents first; already-gone objects are fine. */
+export async function deleteDashboard(state: DashboardState): Promise<void> {
+    const s = await login(state.url, state.username, state.password);
+    await s.call("DELETE", `/api/v1/dashboard/${state.dashboardId}`, undefined, [404]);
+    for (const id of Object.values(state.chartIds)) await s.call("DELETE", `/api/v1/chart/${id}`, undefined, [404]);
+    await s.call("DELETE", `/api/v1/dataset/${state.datasetId}`, undefined, [404]);
+    await s.call("DELETE", `/api/v1/database/${state.databaseId}`, undefined, [404]);
+}
+
+export class DashboardProvider implements pulumi.dynamic.ResourceProvider<DashboardSpec, DashboardState> {
+    async check(_olds: DashboardSpec, news: DashboardSpec): Promise<pulumi.dynamic.CheckResult<DashboardSpec>> {
+        const failures: pulumi.dynamic.CheckFailure[] = [];
+        const keys = news.charts.map((c) => c.key);
+        if (new Set(keys).size !== keys.length) failures.push({ property: "charts", reason: `chart keys must be unique: ${keys.join(", ")}` });
+        for (const c of news.charts) {
+            if (c.kind !== "line" && !c.dimension) failures.push({ property: "charts", reason: `chart ${c.key} (${c.kind}) needs a dimension` });
+        }
+        return { inputs: news, failures };
+    }
+
+    async diff(_id: string, olds: DashboardState, news: DashboardSpec): Promise<pulumi.dynamic.DiffResult> {
+        // A new URL or rotated password is the same dashboard reached another way.
+        const changed = CONTENT.filter((k) => !same(olds[k], news[k]));
+        return { changes: changed.length > 0, replaces: [], deleteBeforeReplace: false };
+    }
+
+    async create(inputs: DashboardSpec): Promise<pulumi.dynamic.CreateResult<DashboardState>> {
+        const state = await applyDashboard(inputs);
+        return { id: String(state.dashboardId), outs: state };
+    }
+
+    async update(_id: string, olds: DashboardState, news: DashboardSpec): Promise<pulumi.dynamic.UpdateResult<DashboardState>> {
+        return { outs: await applyDashboard(news, olds) };
+    }
+
+    async delete(_id: string, props: DashboardState): Promise<void> {
+        await deleteDashboard(props);
+    }
+}
+
+export type SupersetDashboardsArgs = { [K in keyof DashboardSpec]: pulumi.Input<DashboardSpec[K]> };
+
+const dashboardProvider = new DashboardProvider();
+
+export class SupersetDashboards extends pulumi.dynamic.Resource {
+    declare readonly dashboardId: pulumi.Output<number>;
+    declare readonly chartIds: pulumi.Output<Record<string, number>>;
+
+    constructor(name: string, args: SupersetDashboardsArgs, opts?: pulumi.CustomResourceOptions) {
+        // The admin password is an input; keep it encrypted in the state's outputs as well.
+        super(dashboardProvider, name, { dashboardId: undefined, chartIds: undefined, ...args }, { ...opts, additionalSecretOutputs: ["password"] }, "dataplatform", "SupersetDashboards");
+    }
+}

@@ -1,0 +1,201 @@
+import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import { ProfileName, StackConfig } from "../config";
+import { DeployedService, Platform } from "../platform/types";
+import { builtImage, folderDigest } from "../shared/image";
+import { postgresService } from "../shared/postgres";
+import { SupersetDashboards, viewingDashboard } from "./dashboards";
+
+export { druidSqlalchemyUri, SupersetDashboards, viewingDashboard } from "./dashboards";
+
+const WEB_PORT = 8088;
+const REDIS_PORT = 6379;
+const DB = { name: "superset-db", database: "superset", user: "superset" } as const;
+const REDIS = "superset-redis";
+/** Where the image's PYTHONPATH (/app/pythonpath) makes Superset find its config module. */
+export const CONFIG_PATH = "/app/pythonpath/superset_config.py";
+/** The UI login; deliberately not "admin", the name every scanner tries first. */
+export const ADMIN_USER = "dataplatform";
+
+/** Memory limits (MiB) per service and profile: web (gunicorn + the init steps before it), metadata DB, cache. */
+const sizes: Record<ProfileName, { web: number; db: number; redis: number }> = {
+    laptop: { web: 832, db: 128, redis: 64 },
+    workstation: { web: 1024, db: 128, redis: 128 },
+};
+
+export function supersetMemoryPlan(cfg: StackConfig): Record<string, number> {
+    const size = sizes[cfg.profile];
+    return { superset: size.web, [DB.name]: size.db, [REDIS]: size.redis };
+}
+
+/**
+ * Gunicorn inside a memory limit. One Superset worker process holds about 300 MiB once warm
+ * (measured on the 6.1.0 engine: 270 MiB idle); 256 MiB stays free for query results and the
+ * master. Threads are cheap (shared memory) and serve concurrent dashboard tiles, which mostly
+ * wait on Druid.
+ */
+export function gunicornSizing(memoryMiB: number): { workers: number; threads: number } {
+    return { workers: Math.max(1, Math.floor((memoryMiB - 256) / 300)), threads: 8 };
+}
+
+/** Redis keeps a quarter of its container for its own overhead; evicts least-recently-used keys beyond that (it is a cache only). */
+export const redisMaxMemoryMiB = (memoryMiB: number) => Math.floor(memoryMiB * 0.75);
+
+/**
+ * superset_config.py. Secrets are read from the container's environment, so the file itself
+ * holds none and can be shown in a diff; host names are the platform's service names.
+ */
+export function supersetConfigPy(): string {
+    const redisUrl = `redis://:%s@${REDIS}:${REDIS_PORT}/`;
+    return `# Written by the Pulumi program (components/superset). Secrets come from the environment.
+import os
+from urllib.parse import quote
+
+SECRET_KEY = os.environ["SUPERSET_SECRET_KEY"]
+SQLALCHEMY_DATABASE_URI = "postgresql+psycopg2://${DB.user}:%s@${DB.name}:5432/${DB.database}" % quote(os.environ["DATABASE_PASSWORD"], safe="")
+
+_REDIS_URL = "${redisUrl}" % quote(os.environ["REDIS_PASSWORD"], safe="")
+
+
+def _redis_cache(db, prefix, timeout):
+    return {
+        "CACHE_TYPE": "RedisCache",
+        "CACHE_REDIS_URL": _REDIS_URL + str(db),
+        "CACHE_KEY_PREFIX": prefix,
+        "CACHE_DEFAULT_TIMEOUT": timeout,
+    }
+
+
+# Metadata and chart results for 5 minutes: dashboards on streaming data should not go stale longer.
+CACHE_CONFIG = _redis_cache(0, "superset_meta_", 300)
+DATA_CACHE_CONFIG = _redis_cache(1, "superset_data_", 300)
+# Filter state and unsaved explore state must survive a container restart for a day.
+FILTER_STATE_CACHE_CONFIG = _redis_cache(2, "superset_filter_", 86400)
+EXPLORE_FORM_DATA_CACHE_CONFIG = _redis_cache(3, "superset_explore_", 86400)
+
+# Rate-limit login attempts in Redis too (the default in-memory store is per process).
+RATELIMIT_STORAGE_URI = _REDIS_URL + "4"
+`;
+}
+
+/**
+ * The web container's bootstrap, run before gunicorn on every start. Every step is idempotent:
+ * migrations apply only what is missing, create-admin leaves an existing user alone,
+ * reset-password keeps a rotated password in step, init re-syncs roles and permissions. Running
+ * it here (not in a one-shot container) means the healthcheck passes only after it finished,
+ * so dependents of the web service wait for it. Credentials are expanded from the environment
+ * by the shell, so they never appear in the command.
+ */
+export function supersetInitSteps(): string[] {
+    return [
+        "superset db upgrade",
+        'superset fab create-admin --username "$SUPERSET_ADMIN_USER" --firstname Data --lastname Platform --email "$SUPERSET_ADMIN_EMAIL" --password "$SUPERSET_ADMIN_PASSWORD"',
+        'superset fab reset-password --username "$SUPERSET_ADMIN_USER" --password "$SUPERSET_ADMIN_PASSWORD"',
+        "superset init",
+    ];
+}
+
+export interface SupersetTierArgs {
+    /**
+     * SQLAlchemy URI of Druid SQL as containers reach it (`druid://<broker>:8082/druid/v2/sql/`),
+     * from the Druid tier. Without it the tier runs Superset alone and provisions no dashboards.
+     */
+    druidUri?: string;
+    /** What must be up before dashboards are provisioned (the Druid tier's services). */
+    druidReady?: pulumi.Resource[];
+}
+
+/** Superset (web + bootstrap), its PostgreSQL metadata DB, Redis as cache, and the viewing dashboard as code. */
+export class SupersetTier extends pulumi.ComponentResource {
+    readonly services: DeployedService[];
+    /** From the machine running `pulumi up`. */
+    readonly url: string;
+    readonly login: { user: string; password: pulumi.Output<string> };
+    readonly dashboards?: SupersetDashboards;
+
+    constructor(name: string, cfg: StackConfig, platform: Platform, args: SupersetTierArgs = {}, opts?: pulumi.ComponentResourceOptions) {
+        super("dataplatform:superset:Superset", name, {}, opts);
+        const plan = supersetMemoryPlan(cfg);
+        const secret = (n: string, length: number) => pulumi.secret(new random.RandomPassword(n, { length, special: false }, { parent: this }).result);
+        // Signs sessions and encrypts stored connection passwords: fixed at first deploy, kept in state.
+        const secretKey = secret("secret-key", 64);
+        const adminPassword = secret("admin-password", 24);
+        const dbPassword = secret("db-password", 32);
+        const redisPassword = secret("redis-password", 32);
+        this.login = { user: ADMIN_USER, password: adminPassword };
+
+        const db = platform.deploy(
+            postgresService({ name: DB.name, tier: "superset", image: cfg.images.postgres, database: DB.database, user: DB.user, password: dbPassword, memoryMiB: plan[DB.name] }),
+            this,
+        );
+        const redis = platform.deploy(
+            {
+                name: REDIS,
+                tier: "superset",
+                image: cfg.images.redis,
+                // A pure cache: no persistence, so no volume; the password keeps other containers on the network out.
+                command: ["sh", "-c", `exec redis-server --requirepass "$REDIS_PASSWORD" --maxmemory ${redisMaxMemoryMiB(plan[REDIS])}mb --maxmemory-policy allkeys-lru --save "" --appendonly no`],
+                secretEnv: { REDIS_PASSWORD: redisPassword },
+                ports: [{ name: "redis", containerPort: REDIS_PORT }],
+                health: { command: ["sh", "-c", 'REDISCLI_AUTH="$REDIS_PASSWORD" redis-cli ping | grep -q PONG'], startPeriodSeconds: 5, intervalSeconds: 5 },
+                memoryMiB: plan[REDIS],
+            },
+            this,
+        );
+
+        const image = builtImage(
+            "superset-image",
+            {
+                context: path.join(__dirname, "image"),
+                contextDigest: folderDigest(path.join(__dirname, "image")),
+                dockerfile: path.join(__dirname, "Dockerfile"),
+                baseArg: "SUPERSET_IMAGE",
+                base: cfg.images.superset,
+                repository: "dataplatform/superset",
+            },
+            this,
+        );
+        const gunicorn = gunicornSizing(plan.superset);
+        const web = platform.deploy(
+            {
+                name: "superset",
+                tier: "superset",
+                image,
+                command: ["sh", "-c", ["set -e", ...supersetInitSteps(), "exec /app/docker/entrypoints/run-server.sh"].join("\n")],
+                env: {
+                    SUPERSET_ADMIN_USER: ADMIN_USER,
+                    SUPERSET_ADMIN_EMAIL: `${ADMIN_USER}@${cfg.stack}.invalid`,
+                    // Read by the image's run-server.sh.
+                    SERVER_WORKER_AMOUNT: String(gunicorn.workers),
+                    SERVER_THREADS_AMOUNT: String(gunicorn.threads),
+                    GUNICORN_TIMEOUT: "120",
+                    SUPERSET_PORT: String(WEB_PORT),
+                },
+                secretEnv: { SUPERSET_SECRET_KEY: secretKey, SUPERSET_ADMIN_PASSWORD: adminPassword, DATABASE_PASSWORD: dbPassword, REDIS_PASSWORD: redisPassword },
+                files: [{ path: CONFIG_PATH, content: supersetConfigPy() }],
+                ports: [{ name: "http", containerPort: WEB_PORT, hostPort: cfg.ports.superset }],
+                // First start runs every migration on a fresh database: minutes on a small laptop.
+                health: {
+                    command: ["curl", "-fsS", "-o", "/dev/null", `http://localhost:${WEB_PORT}/health`],
+                    http: { port: WEB_PORT, path: "/health" },
+                    startPeriodSeconds: 300,
+                },
+                memoryMiB: plan.superset,
+                dependsOn: [db, redis],
+            },
+            this,
+        );
+        this.services = [web, db, redis];
+        this.url = `http://${web.published.http}`;
+
+        if (args.druidUri !== undefined) {
+            this.dashboards = new SupersetDashboards(
+                "viewing-dashboard",
+                { url: this.url, username: ADMIN_USER, password: adminPassword, ...viewingDashboard(args.druidUri) },
+                { parent: this, dependsOn: [web.ready, ...(args.druidReady ?? [])] },
+            );
+        }
+        this.registerOutputs({ url: this.url });
+    }
+}
