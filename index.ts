@@ -9,4 +9,6 @@ export const objectStoreConsoleLogin = outputs.objectStoreConsoleLogin;
 export const kafka = outputs.kafka;
 export const kafkaUiLogin = outputs.kafkaUiLogin;
 export const flink = outputs.flink;
+export const superset = outputs.superset;
+export const supersetLogin = outputs.supersetLogin;
 export const memoryMiB = outputs.memoryMiB;

@@ -6,6 +6,7 @@ import { KafkaTier, kafkaMemoryPlan } from "./kafka";
 import { createObjectStore, StoreConsumer } from "./objectstore";
 import { DockerPlatform } from "./platform/docker";
 import { DeployedService, Platform } from "./platform/types";
+import { SupersetTier, supersetMemoryPlan } from "./superset";
 
 export interface Stack {
     platform: Platform;
@@ -20,6 +21,7 @@ export function memoryPlan(cfg: StackConfig): Partial<Record<TierName, Record<st
         ...(cfg.objectStore === "minio" ? { objectStore: { minio: cfg.sizing.tierMiB.objectStore } } : {}),
         ...(cfg.tiers.kafka ? { kafka: kafkaMemoryPlan(cfg) } : {}),
         ...(cfg.tiers.flink ? { flink: flinkMemoryPlan(cfg) } : {}),
+        ...(cfg.tiers.superset ? { superset: supersetMemoryPlan(cfg) } : {}),
     };
 }
 
@@ -68,7 +70,10 @@ export function buildStack(cfg: StackConfig): Stack {
     const kafka = cfg.tiers.kafka ? new KafkaTier("kafka", cfg, platform) : undefined;
     const flink = cfg.tiers.flink ? new FlinkTier("flink", cfg, platform, { store }) : undefined;
 
-    const services = [...store.services, ...(kafka?.services ?? []), ...(flink?.services ?? [])];
+    // Dashboards need Druid serving SQL; until the Druid tier passes its URI, Superset runs alone.
+    const superset = cfg.tiers.superset ? new SupersetTier("superset", cfg, platform) : undefined;
+
+    const services = [...store.services, ...(kafka?.services ?? []), ...(flink?.services ?? []), ...(superset?.services ?? [])];
     return {
         platform,
         services,
@@ -111,6 +116,8 @@ export function buildStack(cfg: StackConfig): Stack {
                       catalogOptions: flink.catalog.flinkCatalogOptions,
                   }
                 : undefined,
+            superset: superset ? { url: superset.url, dashboardIds: superset.dashboards ? { dashboard: superset.dashboards.dashboardId, charts: superset.dashboards.chartIds } : undefined } : undefined,
+            supersetLogin: superset ? pulumi.secret(superset.login) : undefined,
             memoryMiB: Object.fromEntries(services.map((s) => [s.name, s.memoryMiB])),
         },
     };

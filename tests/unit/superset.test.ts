@@ -1,0 +1,140 @@
+import { strict as assert } from "assert";
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import { installMocks, isSecretInput, leakedSecrets, plain, resetResources, resolve, resources, setConfig } from "./mocks";
+installMocks();
+import { loadStackConfig } from "../../components/config";
+import { DockerPlatform } from "../../components/platform/docker";
+import { ADMIN_USER, CONFIG_PATH, gunicornSizing, supersetConfigPy, supersetInitSteps, SupersetTier, supersetMemoryPlan } from "../../components/superset";
+import { images } from "../../components/versions";
+import { build, Built, T } from "./build";
+
+function env(b: Built, name: string): Record<string, string> {
+    return Object.fromEntries((plain(b.one(T.container, name).inputs.envs) as string[]).map((e) => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)]));
+}
+const supersetContainers = (b: Built) =>
+    b.ofType(T.container).filter((c) => (c.inputs.labels as { label: string; value: string }[]).some((l) => l.label === "dataplatform.tier" && l.value === "superset"));
+
+describe("Superset tier", () => {
+    describe("laptop profile", () => {
+        let b: Built;
+        before(async () => {
+            b = await build();
+        });
+
+        it("runs Superset, its PostgreSQL and Redis within the tier's share", () => {
+            const containers = supersetContainers(b);
+            assert.deepEqual(containers.map((c) => c.name).sort(), ["superset", "superset-db", "superset-redis"]);
+            const total = containers.reduce((n, c) => n + (c.inputs.memory as number), 0);
+            assert.ok(total <= 1024, `superset tier uses ${total} MiB`);
+            assert.deepEqual(Object.fromEntries(containers.map((c) => [c.name, c.inputs.memory])), supersetMemoryPlan(loadStackConfig()));
+        });
+
+        it("builds the image from the pinned lean image plus the pinned drivers, tagged by a digest", () => {
+            const img = b.one(T.build, "superset-image");
+            assert.deepEqual(img.inputs.buildArgs, { SUPERSET_IMAGE: images.superset });
+            assert.match((img.inputs.context as { location: string }).location, /components\/superset\/image$/);
+            assert.match((img.inputs.dockerfile as { location: string }).location, /components\/superset\/Dockerfile$/);
+            assert.match((img.inputs.tags as string[])[0], /^dataplatform\/superset:[0-9a-f]{12}$/);
+            assert.equal(b.one(T.container, "superset").inputs.image, (img.inputs.tags as string[])[0]);
+            const requirements = fs.readFileSync(path.join((img.inputs.context as { location: string }).location, "requirements.txt"), "utf8");
+            assert.match(requirements, /^psycopg2-binary==\d+\.\d+\.\d+$/m);
+            assert.match(requirements, /^pydruid==\d+\.\d+\.\d+$/m);
+        });
+
+        it("re-tags only when the base changes", async () => {
+            const same = await build({ ports: '{"minioConsole": 9101}' });
+            assert.deepEqual(same.one(T.build, "superset-image").inputs.tags, b.one(T.build, "superset-image").inputs.tags);
+            const rebased = await build({ images: '{"superset": "mirror.local/superset:6.1.0"}' });
+            assert.notDeepEqual(rebased.one(T.build, "superset-image").inputs.tags, b.one(T.build, "superset-image").inputs.tags);
+        });
+
+        it("bootstraps idempotently before gunicorn, with credentials only from the environment", () => {
+            const cmd = b.one(T.container, "superset").inputs.command as string[];
+            assert.deepEqual(cmd.slice(0, 2), ["sh", "-c"]);
+            const script = cmd[2]!.split("\n");
+            assert.deepEqual(script, ["set -e", ...supersetInitSteps(), "exec /app/docker/entrypoints/run-server.sh"]);
+            assert.ok(script.some((l) => l.startsWith("superset fab reset-password")));
+            assert.doesNotMatch(cmd[2]!, /secret-material/);
+            const e = env(b, "superset");
+            assert.equal(e.SUPERSET_ADMIN_USER, ADMIN_USER);
+            assert.notEqual(ADMIN_USER, "admin");
+            assert.deepEqual({ workers: Number(e.SERVER_WORKER_AMOUNT), threads: Number(e.SERVER_THREADS_AMOUNT) }, gunicornSizing(832));
+        });
+
+        it("keeps SECRET_KEY, admin, database and Redis passwords secret everywhere", async () => {
+            const e = env(b, "superset");
+            for (const k of ["SUPERSET_SECRET_KEY", "SUPERSET_ADMIN_PASSWORD", "DATABASE_PASSWORD", "REDIS_PASSWORD"]) assert.match(e[k]!, /^secret-material-/, k);
+            assert.equal(e.DATABASE_PASSWORD, env(b, "superset-db").POSTGRES_PASSWORD);
+            assert.equal(e.REDIS_PASSWORD, env(b, "superset-redis").REDIS_PASSWORD);
+            for (const c of supersetContainers(b)) assert.deepEqual(leakedSecrets(c.inputs), [], c.name);
+            assert.ok(isSecretInput(b.one(T.container, "superset").inputs.envs));
+            const out = b.stack.outputs.supersetLogin;
+            assert.ok(await pulumi.isSecret(pulumi.output(out)), "supersetLogin output must be secret");
+            assert.deepEqual(await resolve(out), { user: ADMIN_USER, password: "secret-material-admin-password" });
+        });
+
+        it("writes superset_config.py reading secrets from the environment, valid Python", () => {
+            const uploads = plain(b.one(T.container, "superset").inputs.uploads) as { file: string; content: string }[];
+            assert.deepEqual(uploads.map((u) => u.file), [CONFIG_PATH]);
+            const py = uploads[0]!.content;
+            assert.equal(py, supersetConfigPy());
+            assert.match(py, /^SECRET_KEY = os\.environ\["SUPERSET_SECRET_KEY"\]$/m);
+            assert.match(py, /postgresql\+psycopg2:\/\/superset:%s@superset-db:5432\/superset" % quote\(os\.environ\["DATABASE_PASSWORD"\]/);
+            assert.match(py, /"CACHE_TYPE": "RedisCache"/);
+            assert.match(py, /redis:\/\/:%s@superset-redis:6379\//);
+            assert.doesNotMatch(py, /secret-material/);
+            const parsed = spawnSync("python3", ["-c", "import ast, sys; ast.parse(sys.stdin.read())"], { input: py, encoding: "utf8" });
+            assert.equal(parsed.status, 0, parsed.stderr);
+        });
+
+        it("publishes the UI on 127.0.0.1:8089 with a /health check; DB and Redis stay internal", async () => {
+            const ports = (n: string) => plain(b.one(T.container, n).inputs.ports) as { ip: string; external: number; internal: number }[];
+            assert.deepEqual(ports("superset"), [{ ip: "127.0.0.1", external: 8089, internal: 8088 }]);
+            assert.deepEqual(ports("superset-db"), []);
+            assert.deepEqual(ports("superset-redis"), []);
+            assert.deepEqual((b.one(T.container, "superset").inputs.healthcheck as { tests: string[] }).tests, ["CMD", "curl", "-fsS", "-o", "/dev/null", "http://localhost:8088/health"]);
+            assert.equal(((await resolve(b.stack.outputs.superset)) as { url: string }).url, "http://127.0.0.1:8089");
+        });
+    });
+
+    it("workstation: more memory for the web container, still within the share", async () => {
+        const b = await build({ profile: "workstation" });
+        const total = supersetContainers(b).reduce((n, c) => n + (c.inputs.memory as number), 0);
+        assert.ok(total <= 1280 && total > 1024, `superset tier uses ${total} MiB`);
+    });
+
+    it("sizes gunicorn to the memory: one ~300 MiB worker per slot above 256 MiB headroom", () => {
+        assert.deepEqual(gunicornSizing(512), { workers: 1, threads: 8 });
+        assert.deepEqual(gunicornSizing(1024), { workers: 2, threads: 8 });
+        assert.deepEqual(gunicornSizing(1600), { workers: 4, threads: 8 });
+    });
+
+    it("without the superset tier, nothing of it is registered", async () => {
+        const b = await build({ tiers: '{"superset": false}' });
+        assert.deepEqual(supersetContainers(b), []);
+        assert.equal(b.stack.outputs.supersetLogin, undefined);
+    });
+
+    it("provisions the dashboard through the published URL, with the password secret, once Druid is given", async () => {
+        resetResources();
+        setConfig({});
+        const cfg = loadStackConfig();
+        const platform = new DockerPlatform("platform", { prefix: "dataplatform-test", bindAddress: "127.0.0.1" });
+        new SupersetTier("superset", cfg, platform, { druidUri: "druid://druid-broker:8082/druid/v2/sql/" });
+        const all = await resources();
+        const dash = all.find((r) => r.type === "pulumi-nodejs:dynamic/dataplatform:SupersetDashboards" && r.name === "viewing-dashboard");
+        assert.ok(dash, `no dashboards resource; have ${all.map((r) => `${r.type}::${r.name}`).join(", ")}`);
+        assert.deepEqual(leakedSecrets(dash.inputs), []);
+        assert.ok(isSecretInput(dash.inputs.password));
+        const inputs = plain(dash.inputs) as Record<string, unknown>;
+        assert.equal(inputs.url, "http://127.0.0.1:8089");
+        assert.equal(inputs.username, ADMIN_USER);
+        assert.deepEqual(inputs.database, { name: "Druid", sqlalchemyUri: "druid://druid-broker:8082/druid/v2/sql/" });
+        assert.deepEqual((inputs.dataset as { table: string }).table, "viewing_aggregates");
+        assert.deepEqual((inputs.charts as { name: string }[]).map((c) => c.name), ["Plays per minute", "Top titles", "Plays by country", "Plays by device"]);
+        assert.deepEqual(dash.parents.slice(-1), ["dataplatform:superset:Superset"]);
+    });
+});
