@@ -9,6 +9,7 @@ export const objectStoreConsoleLogin = outputs.objectStoreConsoleLogin;
 export const kafka = outputs.kafka;
 export const kafkaUiLogin = outputs.kafkaUiLogin;
 export const flink = outputs.flink;
+export const druid = outputs.druid;
 export const superset = outputs.superset;
 export const supersetLogin = outputs.supersetLogin;
 export const memoryMiB = outputs.memoryMiB;

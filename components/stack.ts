@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigError, StackConfig, TierName } from "./config";
 import { jarProblems } from "../jars/verify";
+import { DruidTier, druidMemoryPlan } from "./druid";
 import { FlinkTier, flinkMemoryPlan } from "./flink";
 import { KafkaTier, kafkaMemoryPlan } from "./kafka";
 import { createObjectStore, StoreConsumer } from "./objectstore";
@@ -21,6 +22,7 @@ export function memoryPlan(cfg: StackConfig): Partial<Record<TierName, Record<st
         ...(cfg.objectStore === "minio" ? { objectStore: { minio: cfg.sizing.tierMiB.objectStore } } : {}),
         ...(cfg.tiers.kafka ? { kafka: kafkaMemoryPlan(cfg) } : {}),
         ...(cfg.tiers.flink ? { flink: flinkMemoryPlan(cfg) } : {}),
+        ...(cfg.tiers.druid ? { druid: druidMemoryPlan(cfg) } : {}),
         ...(cfg.tiers.superset ? { superset: supersetMemoryPlan(cfg) } : {}),
     };
 }
@@ -69,11 +71,13 @@ export function buildStack(cfg: StackConfig): Stack {
     const store = createObjectStore(cfg, platform);
     const kafka = cfg.tiers.kafka ? new KafkaTier("kafka", cfg, platform) : undefined;
     const flink = cfg.tiers.flink ? new FlinkTier("flink", cfg, platform, { store }) : undefined;
+    // The schema refuses druid without kafka, so `kafka` is set whenever druid is.
+    const druid = cfg.tiers.druid && kafka ? new DruidTier("druid", cfg, platform, { store, kafka }) : undefined;
 
     // Dashboards need Druid serving SQL; until the Druid tier passes its URI, Superset runs alone.
     const superset = cfg.tiers.superset ? new SupersetTier("superset", cfg, platform) : undefined;
 
-    const services = [...store.services, ...(kafka?.services ?? []), ...(flink?.services ?? []), ...(superset?.services ?? [])];
+    const services = [...store.services, ...(kafka?.services ?? []), ...(flink?.services ?? []), ...(druid?.services ?? []), ...(superset?.services ?? [])];
     return {
         platform,
         services,
@@ -114,6 +118,18 @@ export function buildStack(cfg: StackConfig): Stack {
                       catalogUriInternal: flink.catalog.uri,
                       warehouse: flink.catalog.warehouse,
                       catalogOptions: flink.catalog.flinkCatalogOptions,
+                  }
+                : undefined,
+            druid: druid
+                ? {
+                      routerUrl: druid.routerUrl,
+                      routerUrlInternal: druid.routerUrlInternal,
+                      brokerUrlInternal: druid.brokerUrlInternal,
+                      brokerSqlAlchemyUri: druid.brokerSqlAlchemyUri,
+                      // The overlord API is proxied by the router (management proxy) at routerUrl.
+                      overlordUrl: druid.routerUrl,
+                      overlordUrlInternal: druid.overlordUrlInternal,
+                      dataSource: druid.supervisor.dataSource,
                   }
                 : undefined,
             superset: superset ? { url: superset.url, dashboardIds: superset.dashboards ? { dashboard: superset.dashboards.dashboardId, charts: superset.dashboards.chartIds } : undefined } : undefined,

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { images, ImageKey } from "../versions";
 import { kafkaConfigSchema } from "../kafka/config";
+import { druidConfigSchema } from "../druid/config";
 import { profileNames, profiles, TierName } from "./profiles";
 
 /**
@@ -85,6 +86,7 @@ export const stackConfigSchema = z
                 slotsPerTaskManager: z.number().int().min(1, "expected 1 to 32 slots").max(32, "expected 1 to 32 slots").optional(),
             })
             .prefault({}),
+        druid: druidConfigSchema,
     })
     .superRefine((cfg, ctx) => {
         if (cfg.objectStore === "s3" && !cfg.s3.region) {
@@ -133,6 +135,14 @@ export const stackConfigSchema = z
                     message: `expected at most ${brokers}, the number of brokers`,
                 });
             }
+        }
+        if (cfg.tiers.druid && !cfg.tiers.kafka) {
+            ctx.addIssue({
+                code: "custom",
+                path: ["tiers", "druid"],
+                input: true,
+                message: "the druid tier ingests from the kafka tier's processed topic; enable tiers.kafka or disable tiers.druid",
+            });
         }
         const names = new Map<string, BucketKey>();
         for (const key of Object.keys(bucketDefaults) as BucketKey[]) {

@@ -25,6 +25,8 @@ export const producerEnvSchema = z.object({
     BATCH_LINGER_MS: env.int(0, 60_000).default(50),
     GENERATOR_SEED: env.int(0, 2 ** 32 - 1).default(42),
     GENERATOR_USERS: env.int(1, 10_000_000).default(10_000),
+    /** Sessions at once; default: sized to the rate so simulated time runs about as fast as the clock. */
+    GENERATOR_CONCURRENCY: env.int(1, 10_000_000).optional(),
     /** Event time of the first simulated event; default: now. */
     GENERATOR_START_TIME: startTime.optional(),
     /** Confluent-compatible Schema Registry base URL; when set, the event JSON Schema is registered at start. */

@@ -11,7 +11,7 @@
  *   benchmark's ratio to Kafka's own producer shows.
  * - Stops cleanly: on SIGTERM the loop ends after the batch in flight is acknowledged.
  */
-import { CompressionTypes, Kafka, type Producer } from "kafkajs";
+import { CompressionTypes, Kafka, Partitioners, type Producer } from "kafkajs";
 import { viewingEventJsonSchema, viewingEvents, type ViewingEvent } from "../events";
 import { kafkaLogCreator, kafkaLogLevel, type Logger } from "../shared/log";
 import { sleep } from "../shared/sleep";
@@ -28,9 +28,12 @@ export interface ProducerStatus {
     lastEventTime?: number;
 }
 
-export function toMessage(event: ViewingEvent): { key: string; value: string; timestamp: string } {
-    // The record timestamp is the event time, so Kafka's time index and retention follow event time.
-    return { key: event.user_id, value: JSON.stringify(event), timestamp: String(event.event_time) };
+/**
+ * No record timestamp: Kafka stamps the send time. Stamping the event time instead would let
+ * time-based retention delete a backfill of old events (older than retention.ms) as it arrives.
+ */
+export function toMessage(event: ViewingEvent): { key: string; value: string } {
+    return { key: event.user_id, value: JSON.stringify(event) };
 }
 
 /** How many events may go out now: the rate's budget since start, capped by batch size and what is left. */
@@ -53,7 +56,8 @@ export class ViewingProducer {
             // Outlast a broker restart (about 10-30 s) before a send is given up as fatal.
             retry: { initialRetryTime: 300, maxRetryTime: 5_000, retries: 20 },
         });
-        this.producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+        // DefaultPartitioner is murmur2 on the key, as in the Java client: a user maps to the same partition from any client.
+        this.producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
         this.producer.on(this.producer.events.DISCONNECT, () => { this.status.connected = false; });
         this.producer.on(this.producer.events.CONNECT, () => { this.status.connected = true; });
     }
@@ -75,7 +79,7 @@ export class ViewingProducer {
         this.status.healthy = true;
 
         const startTime = c.GENERATOR_START_TIME ?? Date.now();
-        const concurrency = c.PRODUCER_RATE === 0 ? undefined : Math.ceil(c.PRODUCER_RATE * MEAN_EVENT_GAP_SECONDS);
+        const concurrency = c.GENERATOR_CONCURRENCY ?? (c.PRODUCER_RATE === 0 ? undefined : Math.ceil(c.PRODUCER_RATE * MEAN_EVENT_GAP_SECONDS));
         const stream = viewingEvents({ seed: c.GENERATOR_SEED, users: c.GENERATOR_USERS, concurrency, startTime });
         const max = c.PRODUCER_MAX_EVENTS === 0 ? Infinity : c.PRODUCER_MAX_EVENTS;
         this.log.info("producing", { topic: c.TOPIC, rate: c.PRODUCER_RATE, maxEvents: c.PRODUCER_MAX_EVENTS, seed: c.GENERATOR_SEED, startTime: new Date(startTime).toISOString() });

@@ -28,6 +28,8 @@ export const suites: Record<string, string[]> = {
     "tests/integration/iceberg.test.ts": ["iceberg", "s3"],
     "tests/integration/flink.test.ts": ["flink", "kafka", "s3", "iceberg"],
     "tests/integration/druid.test.ts": ["druid", "kafka"],
+    "tests/integration/druid-supervisor.test.ts": ["druid", "kafka"],
+    "tests/integration/pipeline.test.ts": ["kafka", "flink", "s3", "iceberg"],
     "tests/integration/superset.test.ts": ["superset", "druid"],
     // Superset tests a connection on create and reads a dataset's columns from Druid: both live.
     "tests/integration/superset-dashboards.test.ts": ["superset", "druid"],

@@ -1,0 +1,311 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import { ProfileName, StackConfig } from "../config";
+import { KafkaOutputs } from "../kafka";
+import { ObjectStoreOutputs } from "../objectstore";
+import { DeployedService, Platform, ServiceSpec } from "../platform/types";
+import { postgresService } from "../shared/postgres";
+import { druidEnv } from "./env";
+import { KafkaSupervisor, kafkaSupervisorSpec } from "./supervisor";
+
+export { druidConfigSchema } from "./config";
+export { druidEnv, druidProperty } from "./env";
+export { KafkaSupervisor, kafkaSupervisorSpec, SupervisorProvider } from "./supervisor";
+
+export const druidRoles = ["coordinator", "broker", "historical", "indexer", "router"] as const;
+export type DruidRole = (typeof druidRoles)[number];
+
+/** Upstream ports, kept inside the network; only the router is published. */
+export const druidPorts: Record<DruidRole, number> = { coordinator: 8081, broker: 8082, historical: 8083, indexer: 8091, router: 8888 };
+
+/**
+ * Resident memory outside the heap (metaspace, code cache, threads, GC and malloc arenas, the
+ * processing buffers in use), from real Druid 33.0.0 JVMs on Java 17 with the laptop sizes and
+ * `jvmOptions`: broker 222 and router 130 after SQL queries, indexer 218 while running a Kafka
+ * task, historical 212 serving segments (default JIT, so an upper bound). The coordinator is an
+ * estimate: 259 as leader with the default JIT and a 384 MiB heap, 143 as a standby with these
+ * options. The unit tests hold heap + this to each role's limit.
+ */
+export const measuredNonHeapMiB: Record<DruidRole, number> = { coordinator: 230, broker: 222, historical: 212, indexer: 230, router: 130 };
+
+/**
+ * C1 only and a smaller code cache: about 35 MiB less per JVM than the default tiered compiler,
+ * which a laptop's 2 GiB for seven services cannot spare; glibc's per-thread arenas capped likewise.
+ */
+export const jvmOptions = "-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=48m";
+
+interface JvmSize {
+    /** Container limit. */
+    limitMiB: number;
+    heapMiB: number;
+    /** -XX:MaxDirectMemorySize: processing buffers plus Netty/Jetty buffers. */
+    directMiB: number;
+}
+
+/**
+ * The one table of Druid memory, per profile (MiB). Each role's heap + measuredNonHeapMiB fits its
+ * limit; the sum of limits is the profile's Druid share (laptop 2048, workstation 3584).
+ */
+export const druidSizes: Record<
+    ProfileName,
+    {
+        zookeeper: { limitMiB: number; heapMiB: number };
+        db: number;
+        roles: Record<DruidRole, JvmSize>;
+        /** Query processing: direct memory needed = bufferMiB x (numThreads + numMergeBuffers + 1). */
+        processing: { bufferMiB: number; numThreads: number; numMergeBuffers: number };
+        /** Historical's on-heap result cache (the image's default of 256 MiB exceeds a laptop heap). */
+        cacheMiB: number;
+    }
+> = {
+    laptop: {
+        zookeeper: { limitMiB: 96, heapMiB: 48 },
+        db: 96,
+        roles: {
+            coordinator: { limitMiB: 384, heapMiB: 128, directMiB: 64 },
+            broker: { limitMiB: 384, heapMiB: 128, directMiB: 64 },
+            historical: { limitMiB: 352, heapMiB: 128, directMiB: 64 },
+            indexer: { limitMiB: 480, heapMiB: 192, directMiB: 64 },
+            router: { limitMiB: 256, heapMiB: 64, directMiB: 32 },
+        },
+        processing: { bufferMiB: 16, numThreads: 1, numMergeBuffers: 2 },
+        cacheMiB: 16,
+    },
+    workstation: {
+        zookeeper: { limitMiB: 192, heapMiB: 96 },
+        db: 192,
+        roles: {
+            coordinator: { limitMiB: 512, heapMiB: 256, directMiB: 64 },
+            broker: { limitMiB: 768, heapMiB: 384, directMiB: 160 },
+            historical: { limitMiB: 768, heapMiB: 384, directMiB: 160 },
+            indexer: { limitMiB: 896, heapMiB: 512, directMiB: 160 },
+            router: { limitMiB: 256, heapMiB: 64, directMiB: 32 },
+        },
+        processing: { bufferMiB: 32, numThreads: 2, numMergeBuffers: 2 },
+        cacheMiB: 64,
+    },
+};
+
+const serviceName = (role: DruidRole | "zookeeper" | "db") => `druid-${role}`;
+
+export function druidMemoryPlan(cfg: Pick<StackConfig, "profile">): Record<string, number> {
+    const size = druidSizes[cfg.profile];
+    return {
+        [serviceName("zookeeper")]: size.zookeeper.limitMiB,
+        [serviceName("db")]: size.db,
+        ...Object.fromEntries(druidRoles.map((r) => [serviceName(r), size.roles[r].limitMiB])),
+    };
+}
+
+/** Extensions every role loads: Kafka ingestion, S3 deep storage, the PostgreSQL metadata store. */
+export const druidExtensions = ["druid-kafka-indexing-service", "druid-s3-extensions", "postgresql-metadata-storage"];
+
+export interface DeepStorage {
+    bucket: pulumi.Input<string>;
+    /** MinIO's endpoint; absent on AWS, where the SDK finds the regional endpoint itself. */
+    endpoint?: pulumi.Input<string>;
+    pathStyle: boolean;
+    region: string;
+}
+
+/** Deep storage and task logs on the object store. Pure, so tests assert MinIO and S3 alike. */
+export function deepStorageProperties(s: DeepStorage): Record<string, pulumi.Input<string>> {
+    return {
+        "druid.storage.type": "s3",
+        "druid.storage.bucket": s.bucket,
+        "druid.storage.baseKey": "segments",
+        // Buckets enforce object ownership (ACLs disabled on S3); Druid must not set or read ACLs.
+        "druid.storage.disableAcl": "true",
+        "druid.indexer.logs.type": "s3",
+        "druid.indexer.logs.s3Bucket": s.bucket,
+        "druid.indexer.logs.s3Prefix": "task-logs",
+        "druid.indexer.logs.disableAcl": "true",
+        "druid.s3.enablePathStyleAccess": String(s.pathStyle),
+        ...(s.endpoint ? { "druid.s3.endpoint.url": s.endpoint, "druid.s3.endpoint.signingRegion": s.region } : {}),
+    };
+}
+
+/** Roles that run queries and so allocate processing buffers; the others leave Druid's defaults, sized from their direct memory. */
+export const processingRoles: readonly DruidRole[] = ["broker", "historical", "indexer"];
+
+/** Properties that only one role needs. */
+function roleProperties(role: DruidRole, cfg: StackConfig): Record<string, string> {
+    const size = druidSizes[cfg.profile];
+    const processing: Record<string, string> = processingRoles.includes(role)
+        ? {
+              "druid.processing.buffer.sizeBytes": `${size.processing.bufferMiB}MiB`,
+              "druid.processing.numThreads": String(size.processing.numThreads),
+              "druid.processing.numMergeBuffers": String(size.processing.numMergeBuffers),
+          }
+        : {};
+    return { ...processing, ...roleOnly(role, cfg) };
+}
+
+function roleOnly(role: DruidRole, cfg: StackConfig): Record<string, string> {
+    const size = druidSizes[cfg.profile];
+    switch (role) {
+        case "coordinator":
+            return {
+                "druid.service": "druid/coordinator",
+                // One JVM for coordinator and overlord: a laptop cannot spare a second.
+                "druid.coordinator.asOverlord.enabled": "true",
+                "druid.coordinator.asOverlord.overlordService": "druid/overlord",
+                "druid.indexer.runner.type": "remote",
+                "druid.indexer.storage.type": "metadata",
+                "druid.indexer.queue.startDelay": "PT5S",
+                "druid.coordinator.startDelay": "PT10S",
+                "druid.coordinator.period": "PT30S",
+            };
+        case "broker":
+            // Fewer connections than the historical's and indexer's HTTP threads, so queries never queue on them.
+            return { "druid.service": "druid/broker", "druid.broker.http.numConnections": "8" };
+        case "historical":
+            return {
+                "druid.service": "druid/historical",
+                // In the volume: after a restart segments load from local disk, not again from the object store.
+                "druid.segmentCache.locations": JSON.stringify([{ path: "/opt/druid/var/druid/segment-cache", maxSize: "20g" }]),
+                "druid.server.maxSize": "20g",
+                "druid.cache.type": "caffeine",
+                "druid.cache.sizeInBytes": `${size.cacheMiB}MiB`,
+            };
+        case "indexer":
+            // Tasks run as threads of this JVM (no peon forks): one Kafka task plus one handing off.
+            return { "druid.service": "druid/indexer", "druid.worker.capacity": "2" };
+        case "router":
+            return {
+                "druid.service": "druid/router",
+                // The overlord API (supervisors) through the one published URL.
+                "druid.router.managementProxy.enabled": "true",
+                "druid.router.defaultBrokerServiceName": "druid/broker",
+                "druid.router.coordinatorServiceName": "druid/coordinator",
+                "druid.router.http.numConnections": "8",
+                "druid.router.http.numMaxThreads": "16",
+            };
+    }
+}
+
+/** Health per role: readiness where Druid has it, leadership for the overlord (supervisors need a leader). */
+const healthPath: Record<DruidRole, string> = {
+    coordinator: "/druid/indexer/v1/isLeader",
+    broker: "/druid/broker/v1/readiness",
+    historical: "/druid/historical/v1/readiness",
+    indexer: "/status/health",
+    router: "/status/health",
+};
+
+export interface DruidTierArgs {
+    store: ObjectStoreOutputs;
+    kafka: Pick<KafkaOutputs, "bootstrapInternal" | "topics" | "ready">;
+}
+
+/** ZooKeeper, a PostgreSQL metadata store and the five Druid roles, with Kafka ingestion as code. */
+export class DruidTier extends pulumi.ComponentResource {
+    readonly services: DeployedService[];
+    /** From the machine running `pulumi up` (published on 127.0.0.1). */
+    readonly routerUrl: string;
+    readonly routerUrlInternal: string;
+    readonly brokerUrlInternal: string;
+    /** SQLAlchemy URI for Superset (pydruid) inside the platform network. */
+    readonly brokerSqlAlchemyUri: string;
+    readonly overlordUrlInternal: string;
+    readonly supervisor: KafkaSupervisor;
+
+    constructor(name: string, cfg: StackConfig, platform: Platform, args: DruidTierArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("dataplatform:druid:Druid", name, {}, opts);
+        const { store, kafka } = args;
+        const size = druidSizes[cfg.profile];
+        const plan = druidMemoryPlan(cfg);
+        const deploy = (spec: Omit<ServiceSpec, "tier" | "memoryMiB">) => platform.deploy({ ...spec, tier: "druid", memoryMiB: plan[spec.name] }, this);
+
+        const zookeeper = deploy({
+            name: serviceName("zookeeper"),
+            image: cfg.images.zookeeper,
+            env: { ZK_SERVER_HEAP: String(size.zookeeper.heapMiB), ZOO_4LW_COMMANDS_WHITELIST: "ruok,srvr", ZOO_ADMINSERVER_ENABLED: "false" },
+            ports: [{ name: "client", containerPort: 2181 }],
+            // Paths the image creates and owns (uid 1000 zookeeper), so the volumes inherit that owner.
+            volumes: [{ name: "data", mountPath: "/data" }, { name: "datalog", mountPath: "/datalog" }],
+            // bash's /dev/tcp instead of a JVM client: a second JVM would not fit the container.
+            health: { command: ["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/2181 && echo ruok >&3 && grep -q imok <&3"], startPeriodSeconds: 20 },
+        });
+
+        const dbPassword = pulumi.secret(new random.RandomPassword("db-password", { length: 32, special: false }, { parent: this }).result);
+        const db = deploy(postgresService({ name: serviceName("db"), tier: "druid", image: cfg.images.postgres, database: "druid", user: "druid", password: dbPassword, memoryMiB: size.db }));
+
+        const common: Record<string, pulumi.Input<string>> = {
+            "druid.extensions.loadList": JSON.stringify(druidExtensions),
+            "druid.zk.service.host": zookeeper.internal.client,
+            "druid.zk.paths.base": "/druid",
+            "druid.metadata.storage.type": "postgresql",
+            "druid.metadata.storage.connector.connectURI": `jdbc:postgresql://${db.internal.sql}/druid`,
+            "druid.metadata.storage.connector.user": "druid",
+            ...deepStorageProperties({ bucket: store.buckets.druid, endpoint: store.kind === "minio" ? store.endpoint : undefined, pathStyle: store.pathStyle, region: store.region }),
+            "druid.server.http.numThreads": "16",
+        };
+        const secrets = druidEnv({
+            "druid.metadata.storage.connector.password": dbPassword,
+            "druid.s3.accessKey": store.credentials.druid.accessKeyId,
+            "druid.s3.secretKey": store.credentials.druid.secretAccessKey,
+        });
+
+        const deployed = {} as Record<DruidRole, DeployedService>;
+        const role = (r: DruidRole, dependsOn: DeployedService[], volume: boolean) => {
+            const port = druidPorts[r];
+            const jvm = size.roles[r];
+            // Each property its own variable, so `pulumi preview --diff` shows exactly which setting changed.
+            const props = druidEnv({ ...common, "druid.host": serviceName(r), "druid.plaintextPort": String(port), ...roleProperties(r, cfg) });
+            deployed[r] = deploy({
+                name: serviceName(r),
+                image: cfg.images.druid,
+                command: [r],
+                env: {
+                    ...props,
+                    DRUID_XMX: `${jvm.heapMiB}m`,
+                    DRUID_XMS: `${jvm.heapMiB}m`,
+                    DRUID_MAXDIRECTMEMORYSIZE: `${jvm.directMiB}m`,
+                    // The S3 client of deep storage and of in-JVM ingestion tasks resolves its region from here.
+                    AWS_REGION: store.region,
+                    JAVA_OPTS: jvmOptions,
+                    MALLOC_ARENA_MAX: "2",
+                },
+                secretEnv: secrets,
+                ports: [{ name: "http", containerPort: port, ...(r === "router" ? { hostPort: cfg.ports.druidRouter } : {}) }],
+                // /opt/druid/var exists in the image, owned by uid 1000 (druid): a new named volume copies that owner.
+                volumes: volume ? [{ name: "var", mountPath: "/opt/druid/var" }] : [],
+                // The image has busybox wget, no curl.
+                health: {
+                    command: ["wget", "-q", "-T", "5", "-O", "/dev/null", `http://localhost:${port}${healthPath[r]}`],
+                    http: { port, path: healthPath[r] },
+                    startPeriodSeconds: 90,
+                    intervalSeconds: 10,
+                    retries: 12,
+                },
+                dependsOn,
+                requires: store.ready,
+            });
+        };
+        role("coordinator", [zookeeper, db], false);
+        for (const r of ["broker", "historical", "indexer"] as const) role(r, [zookeeper, db, deployed.coordinator], r === "historical" || r === "indexer");
+        role("router", [deployed.coordinator, deployed.broker, deployed.historical, deployed.indexer], false);
+
+        this.services = [zookeeper, db, ...druidRoles.map((r) => deployed[r])];
+        this.routerUrl = `http://${deployed.router.published.http}`;
+        this.routerUrlInternal = `http://${deployed.router.internal.http}`;
+        this.brokerUrlInternal = `http://${deployed.broker.internal.http}`;
+        this.brokerSqlAlchemyUri = `druid://${deployed.broker.internal.http}/druid/v2/sql/`;
+        this.overlordUrlInternal = `http://${deployed.coordinator.internal.http}`;
+
+        const ds = cfg.druid.aggregates;
+        const topic = ds.topic ?? kafka.topics.processed;
+        this.supervisor = new KafkaSupervisor(
+            "supervisor-aggregates",
+            {
+                // Through the published router: the only Druid URL reachable from where `pulumi up` runs.
+                url: this.routerUrl,
+                dataSource: ds.dataSource,
+                spec: pulumi.output(topic).apply((t) => kafkaSupervisorSpec({ ...ds, topic: t }, kafka.bootstrapInternal)),
+            },
+            { parent: this, dependsOn: [deployed.router.ready, deployed.indexer.ready, ...kafka.ready] },
+        );
+        this.registerOutputs({ routerUrl: this.routerUrl, brokerSqlAlchemyUri: this.brokerSqlAlchemyUri });
+    }
+}
