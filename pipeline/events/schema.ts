@@ -7,7 +7,9 @@
 import { z } from "zod";
 import { countries, devices, eventTypes, type ViewingEvent } from "./model";
 
-export const viewingEventSchema = z.strictObject({
+// Not strict: a field added later does not make older consumers reject events (the Flink job
+// ignores unknown fields too); validation strips them.
+export const viewingEventSchema = z.object({
     event_id: z.uuid().describe("Unique id of this event (UUID)"),
     session_id: z.uuid().describe("Playback session (UUID)"),
     user_id: z.string().min(1).max(64),
@@ -26,7 +28,7 @@ export const schemaMatchesModel: Same<z.infer<typeof viewingEventSchema>, Viewin
 
 /** Draft-07: the dialect Confluent's and Apicurio's JSON Schema support handles everywhere. */
 export const viewingEventJsonSchema: Record<string, unknown> = {
-    ...z.toJSONSchema(viewingEventSchema, { target: "draft-7" }),
+    ...z.toJSONSchema(viewingEventSchema, { target: "draft-7", io: "input" }),
     title: "ViewingEvent",
     description: "A player event on the raw viewing-events topic",
 };

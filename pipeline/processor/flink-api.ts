@@ -7,6 +7,9 @@ export async function call<T>(base: string, method: string, path: string, body?:
         headers: body === undefined ? {} : { "content-type": "application/json" },
         body: body === undefined ? undefined : JSON.stringify(body),
         signal: AbortSignal.timeout(60_000),
+    }).catch((error: Error) => {
+        // fetch's own message ("fetch failed") names neither the URL nor the cause.
+        throw new Error(`${method} ${base}${path}: ${(error.cause as Error | undefined)?.message ?? error.message}`);
     });
     const text = await response.text();
     if (!response.ok) throw new Error(`${method} ${base}${path} -> ${response.status}: ${flinkError(text)}`);

@@ -24,8 +24,8 @@ export function parseEnv<S extends z.ZodObject>(schema: S, env: NodeJS.ProcessEn
     if (result.success) return result.data;
     throw new ConfigError(result.error.issues.map((issue) => {
         const key = String(issue.path[0] ?? "(config)");
-        const got = input[key] === undefined ? "not set" : `"${input[key]}"`;
-        return `${key} (${got}): ${issue.message}`;
+        if (input[key] === undefined) return `${key} (not set): required`;
+        return `${key} ("${input[key]}"): ${issue.message}`;
     }));
 }
 
