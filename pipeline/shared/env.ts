@@ -24,7 +24,7 @@ export function parseEnv<S extends z.ZodObject>(schema: S, env: NodeJS.ProcessEn
     if (result.success) return result.data;
     throw new ConfigError(result.error.issues.map((issue) => {
         const key = String(issue.path[0] ?? "(config)");
-        if (input[key] === undefined) return `${key} (not set): required`;
+        if (input[key] === undefined) return `${key} (not set): ${issue.code === "invalid_type" ? "required" : issue.message}`;
         return `${key} ("${input[key]}"): ${issue.message}`;
     }));
 }
