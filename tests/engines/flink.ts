@@ -4,11 +4,12 @@
  * lib/ (flink-dist, the table planner) and apache-flink carries bin/ and conf/; both install
  * into one `pyflink` folder, which is a complete FLINK_HOME. What the wheels lack comes from
  * Maven Central: the SQL Gateway jar (opt/) and the connector jars of jars/manifest.ts (lib/),
- * the same list the Docker Flink image bakes in.
+ * the same list (and SHA-256s) the Docker Flink image bakes in.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { coordinate, flinkLibJars } from "../../jars/manifest";
+import { coordinate, fileName, flinkLibJars } from "../../jars/manifest";
+import { sha256File } from "../../jars/verify";
 import type { Engine, EngineContext } from "./types";
 import { cacheRoot, freePort, hashKey, mvnCopy, run, spawnDetached, waitForHttp, waitUntil } from "./lib";
 
@@ -59,6 +60,11 @@ export const flink: Engine = {
         }
         await mvnCopy([gatewayJar(ctx)], path.join(partialHome, "opt"), { transitive: false });
         await mvnCopy(flinkLibJars.map(coordinate), path.join(partialHome, "lib"), { transitive: false });
+        // The same bytes the Docker image bakes in, or no Flink at all.
+        for (const jar of flinkLibJars) {
+            const actual = sha256File(path.join(partialHome, "lib", fileName(jar)));
+            if (actual !== jar.sha256) throw new Error(`${coordinate(jar)}: SHA-256 ${actual}, jars/manifest.ts says ${jar.sha256}`);
+        }
 
         fs.rmSync(root, { recursive: true, force: true });
         fs.renameSync(partial, root);
