@@ -74,8 +74,10 @@ export function buildStack(cfg: StackConfig): Stack {
     // The schema refuses druid without kafka, so `kafka` is set whenever druid is.
     const druid = cfg.tiers.druid && kafka ? new DruidTier("druid", cfg, platform, { store, kafka }) : undefined;
 
-    // Dashboards need Druid serving SQL; until the Druid tier passes its URI, Superset runs alone.
-    const superset = cfg.tiers.superset ? new SupersetTier("superset", cfg, platform) : undefined;
+    // Dashboards need Druid serving SQL; without the Druid tier Superset runs alone.
+    const superset = cfg.tiers.superset
+        ? new SupersetTier("superset", cfg, platform, druid ? { druidUri: druid.brokerSqlAlchemyUri, druidReady: [...druid.services.map((s) => s.ready), druid.supervisor] } : {})
+        : undefined;
 
     const services = [...store.services, ...(kafka?.services ?? []), ...(flink?.services ?? []), ...(druid?.services ?? []), ...(superset?.services ?? [])];
     return {
