@@ -38,7 +38,8 @@ function shippedJavaOpts(home: string): string {
 
 export const flink: Engine = {
     name: "flink",
-    dependsOn: [],
+    // Like the containers, the Flink processes carry their S3 identity in the AWS variables.
+    dependsOn: ["s3"],
 
     async install(ctx) {
         const home = flinkHome(ctx);
@@ -104,7 +105,17 @@ export const flink: Engine = {
         fs.writeFileSync(path.join(dirs.conf!, "config.yaml"),
             Object.entries(config).map(([k, value]) => `${k}: ${value}`).join("\n") + "\n");
 
-        const env = { ...process.env, FLINK_CONF_DIR: dirs.conf, FLINK_LOG_DIR: dirs.log, FLINK_PID_DIR: dirs.pid };
+        const s3 = ctx.running.s3!.details;
+        const env = {
+            ...process.env,
+            FLINK_CONF_DIR: dirs.conf,
+            FLINK_LOG_DIR: dirs.log,
+            FLINK_PID_DIR: dirs.pid,
+            // Read by S3FileIO through the default credential chain, as in the Flink containers.
+            AWS_ACCESS_KEY_ID: s3.accessKeyId,
+            AWS_SECRET_ACCESS_KEY: s3.secretAccessKey,
+            AWS_REGION: s3.region,
+        };
         // start-foreground execs the JVM, so each pid is the JVM itself (the daemon mode would fork it away).
         const spawn = (script: string, args: string[], logName: string) => {
             const logFile = path.join(ctx.workDir, logName);

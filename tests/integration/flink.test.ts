@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { Kafka, logLevel } from "kafkajs";
+import { icebergCatalogOptions, withClause } from "../../components/iceberg/options";
 import { waitUntil } from "../engines/lib";
 import { engine } from "../engines/state";
 
@@ -165,12 +166,16 @@ describe("flink engine (SQL Gateway REST)", () => {
         // Batch mode, and dml-sync so INSERT returns only once its job finished (Iceberg commits at the end).
         const session = await GatewaySession.open({ "execution.runtime-mode": "batch", "table.dml-sync": "true" });
         try {
-            await session.execute(`CREATE CATALOG lake WITH (
-                'type' = 'iceberg', 'catalog-impl' = 'org.apache.iceberg.rest.RESTCatalog',
-                'uri' = '${catalog.endpoints.url}', 'warehouse' = '${catalog.details.warehouse}',
-                'io-impl' = 'org.apache.iceberg.aws.s3.S3FileIO', 's3.endpoint' = '${s3.endpoints.url}',
-                's3.path-style-access' = 'true', 's3.access-key-id' = '${s3.details.accessKeyId}',
-                's3.secret-access-key' = '${s3.details.secretAccessKey}', 'client.region' = '${s3.details.region}')`);
+            // The options the Flink tier outputs, built by the same function, for these engines; the
+            // credentials come from the processes' AWS environment exactly as in the containers.
+            const options = icebergCatalogOptions({
+                uri: catalog.endpoints.url!,
+                warehouseBucket: catalog.details.bucket!,
+                s3Endpoint: s3.endpoints.url!,
+                pathStyle: true,
+                region: s3.details.region!,
+            });
+            await session.execute(`CREATE CATALOG lake WITH (${withClause(options)})`);
             await session.execute(`CREATE DATABASE lake.${namespace}`);
             await session.execute(`CREATE TABLE lake.${namespace}.titles (title_id BIGINT, title STRING, minutes INT)`);
             const { jobId } = await session.execute(`INSERT INTO lake.${namespace}.titles VALUES
