@@ -12,4 +12,5 @@ export const flink = outputs.flink;
 export const druid = outputs.druid;
 export const superset = outputs.superset;
 export const supersetLogin = outputs.supersetLogin;
+export const pipeline = outputs.pipeline;
 export const memoryMiB = outputs.memoryMiB;

@@ -4,6 +4,7 @@ import { jarProblems } from "../jars/verify";
 import { DruidTier, druidMemoryPlan } from "./druid";
 import { FlinkTier, flinkMemoryPlan } from "./flink";
 import { KafkaTier, kafkaMemoryPlan } from "./kafka";
+import { Pipeline, pipelineMemoryPlan } from "./pipeline";
 import { createObjectStore, StoreConsumer } from "./objectstore";
 import { DockerPlatform } from "./platform/docker";
 import { DeployedService, Platform } from "./platform/types";
@@ -24,6 +25,7 @@ export function memoryPlan(cfg: StackConfig): Partial<Record<TierName, Record<st
         ...(cfg.tiers.flink ? { flink: flinkMemoryPlan(cfg) } : {}),
         ...(cfg.tiers.druid ? { druid: druidMemoryPlan(cfg) } : {}),
         ...(cfg.tiers.superset ? { superset: supersetMemoryPlan(cfg) } : {}),
+        ...(cfg.tiers.pipeline ? { pipeline: pipelineMemoryPlan(cfg) } : {}),
     };
 }
 
@@ -73,13 +75,32 @@ export function buildStack(cfg: StackConfig): Stack {
     const flink = cfg.tiers.flink ? new FlinkTier("flink", cfg, platform, { store }) : undefined;
     // The schema refuses druid without kafka, so `kafka` is set whenever druid is.
     const druid = cfg.tiers.druid && kafka ? new DruidTier("druid", cfg, platform, { store, kafka }) : undefined;
+    // The last layer; the schema refuses it without the kafka and flink tiers.
+    const pipeline = cfg.tiers.pipeline && kafka && flink ? new Pipeline("pipeline", cfg, platform, { store, kafka, flink }) : undefined;
 
-    // Dashboards need Druid serving SQL; without the Druid tier Superset runs alone.
+    // Dashboards need Druid serving SQL, and (to find the datasource) data flowing through the pipeline.
     const superset = cfg.tiers.superset
-        ? new SupersetTier("superset", cfg, platform, druid ? { druidUri: druid.brokerSqlAlchemyUri, druidReady: [...druid.services.map((s) => s.ready), druid.supervisor] } : {})
+        ? new SupersetTier(
+              "superset",
+              cfg,
+              platform,
+              druid
+                  ? {
+                        druidUri: druid.brokerSqlAlchemyUri,
+                        druidReady: [...druid.services.map((s) => s.ready), druid.supervisor, ...(pipeline?.services.map((s) => s.ready) ?? [])],
+                    }
+                  : {},
+          )
         : undefined;
 
-    const services = [...store.services, ...(kafka?.services ?? []), ...(flink?.services ?? []), ...(druid?.services ?? []), ...(superset?.services ?? [])];
+    const services = [
+        ...store.services,
+        ...(kafka?.services ?? []),
+        ...(flink?.services ?? []),
+        ...(druid?.services ?? []),
+        ...(superset?.services ?? []),
+        ...(pipeline?.services ?? []),
+    ];
     return {
         platform,
         services,
@@ -136,6 +157,7 @@ export function buildStack(cfg: StackConfig): Stack {
                 : undefined,
             superset: superset ? { url: superset.url, dashboardIds: superset.dashboards ? { dashboard: superset.dashboards.dashboardId, charts: superset.dashboards.chartIds } : undefined } : undefined,
             supersetLogin: superset ? pulumi.secret(superset.login) : undefined,
+            pipeline: pipeline ? { services: pipeline.services.map((s) => s.name), archive: pulumi.interpolate`s3://${store.buckets.raw}/aggregates/` } : undefined,
             memoryMiB: Object.fromEntries(services.map((s) => [s.name, s.memoryMiB])),
         },
     };

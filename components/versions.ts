@@ -27,6 +27,7 @@ export const versions = {
     minio: "RELEASE.2025-09-07T16-13-09Z",
     moto: "5.2.5",
     java: "17",
+    node: "22.21.1",
 } as const;
 
 /** Pinned images, by the service family that uses them. Config may override a tag, never the table. */
@@ -45,6 +46,7 @@ export const images = {
     superset: `apache/superset:${versions.superset}`,
     postgres: `postgres:${versions.postgres}`,
     redis: `redis:${versions.redis}`,
+    node: `node:${versions.node}-bookworm-slim`,
 } as const;
 
 export type ImageKey = keyof typeof images;

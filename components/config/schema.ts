@@ -2,6 +2,7 @@ import { z } from "zod";
 import { images, ImageKey } from "../versions";
 import { kafkaConfigSchema } from "../kafka/config";
 import { druidConfigSchema } from "../druid/config";
+import { pipelineConfigSchema } from "../pipeline/config";
 import { profileNames, profiles, TierName } from "./profiles";
 
 /**
@@ -87,6 +88,7 @@ export const stackConfigSchema = z
             })
             .prefault({}),
         druid: druidConfigSchema,
+        pipeline: pipelineConfigSchema,
     })
     .superRefine((cfg, ctx) => {
         if (cfg.objectStore === "s3" && !cfg.s3.region) {
@@ -142,6 +144,15 @@ export const stackConfigSchema = z
                 path: ["tiers", "druid"],
                 input: true,
                 message: "the druid tier ingests from the kafka tier's processed topic; enable tiers.kafka or disable tiers.druid",
+            });
+        }
+        const missing = (["kafka", "flink"] as const).filter((t) => !cfg.tiers[t]);
+        if (cfg.tiers.pipeline && missing.length > 0) {
+            ctx.addIssue({
+                code: "custom",
+                path: ["tiers", "pipeline"],
+                input: true,
+                message: `the pipeline runs on the kafka and flink tiers; enable tiers.${missing.join(" and tiers.")} or disable tiers.pipeline`,
             });
         }
         const names = new Map<string, BucketKey>();

@@ -56,6 +56,18 @@ export function folderDigest(dir: string): string {
     return hash.digest("hex");
 }
 
+/** SHA-256 over files and folders (recursively) under `root`, for contexts that are part of the repo. */
+export function pathsDigest(root: string, paths: string[]): string {
+    const hash = createHash("sha256");
+    const add = (rel: string) => {
+        const file = path.join(root, rel);
+        if (fs.statSync(file).isDirectory()) fs.readdirSync(file).sort().forEach((f) => add(path.join(rel, f)));
+        else hash.update(`${rel}\n`).update(fs.readFileSync(file)).update("\n");
+    };
+    paths.forEach(add);
+    return hash.digest("hex");
+}
+
 export interface JarImageArgs extends Omit<BuiltImageArgs, "context" | "contextDigest"> {
     /** Which jars/<image>/ folder is the build context (checked by the stack's preflight). */
     jars: JarImage;

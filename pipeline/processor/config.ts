@@ -38,6 +38,12 @@ export const processorEnvSchema = z.object({
     SAVEPOINT_DIR: z.string().optional(),
     /** Job parallelism; default: the cluster's parallelism.default. */
     PARALLELISM: env.int(1, 1024).optional(),
+    /**
+     * 0: submit and exit (a one-shot job). Otherwise stay up after submitting, check the job this
+     * often and serve /healthz while it runs; exit 1 when it stops, so a restart resubmits.
+     */
+    WATCH_INTERVAL_SECONDS: env.int(0, 3600).default(0),
+    HEALTH_PORT: env.int(0, 65535).default(8080),
     LOG_LEVEL: env.level().default("info"),
 }).refine((c) => (c.ICEBERG_S3_ACCESS_KEY_ID === undefined) === (c.ICEBERG_S3_SECRET_ACCESS_KEY === undefined), {
     path: ["ICEBERG_S3_SECRET_ACCESS_KEY"],

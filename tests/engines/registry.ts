@@ -27,6 +27,7 @@ export const suites: Record<string, string[]> = {
     "tests/integration/s3.test.ts": ["s3"],
     "tests/integration/iceberg.test.ts": ["iceberg", "s3"],
     "tests/integration/flink.test.ts": ["flink", "kafka", "s3", "iceberg"],
+    "tests/integration/processor-watch.test.ts": ["flink"],
     "tests/integration/druid.test.ts": ["druid", "kafka"],
     "tests/integration/druid-supervisor.test.ts": ["druid", "kafka"],
     "tests/integration/pipeline.test.ts": ["kafka", "flink", "s3", "iceberg"],

@@ -172,7 +172,7 @@ describe("Flink tier and Iceberg catalog", () => {
         it("stops the program before any resource when jars are missing, naming the command", () => {
             const cfg = parseStackConfig({}, "dataplatform", "test");
             assert.throws(() => checkJars(cfg, tmp()), /jars that are missing or changed:\n {2}- .*flink-sql-connector-kafka-4\.0\.1-2\.0\.jar is missing[\s\S]*Run `npm run jars`/);
-            assert.doesNotThrow(() => checkJars(parseStackConfig({ "dataplatform:tiers": '{"flink": false}' }, "dataplatform", "test"), tmp()));
+            assert.doesNotThrow(() => checkJars(parseStackConfig({ "dataplatform:tiers": '{"flink": false, "pipeline": false}' }, "dataplatform", "test"), tmp()));
         });
 
         it("rejects a fetched jar whose checksum differs from the manifest, leaving nothing behind", () => {

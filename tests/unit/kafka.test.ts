@@ -207,7 +207,7 @@ describe("Kafka tier", () => {
 
     it("is absent when the tier is disabled", async () => {
         // Druid ingests from Kafka, so it goes too (the schema refuses druid without kafka).
-        const b = await build({ tiers: '{"kafka": false, "druid": false}' });
+        const b = await build({ tiers: '{"kafka": false, "druid": false, "pipeline": false}' });
         assert.deepEqual(kafkaContainers(b), []);
         assert.ok(b.ofType(T.container).some((c) => c.name === "minio"));
         assert.deepEqual(b.ofType(TOPIC), []);
