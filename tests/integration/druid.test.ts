@@ -8,17 +8,9 @@ import { randomUUID } from "node:crypto";
 import { Kafka, logLevel } from "kafkajs";
 import { waitUntil } from "../engines/lib";
 import { engine } from "../engines/state";
+import { jsonCall } from "./http";
 
-async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const response = await fetch(`${engine("druid").endpoints.router}${path}`, {
-        method,
-        headers: body === undefined ? {} : { "content-type": "application/json" },
-        body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await response.text();
-    assert.ok(response.ok, `${method} ${path} -> ${response.status} ${text.slice(0, 2000)}`);
-    return (text ? JSON.parse(text) : undefined) as T;
-}
+const call = <T>(method: string, path: string, body?: unknown) => jsonCall<T>(engine("druid").endpoints.router!, method, path, body);
 
 function sql<T>(query: string, parameters: Array<{ type: string; value: unknown }> = []): Promise<T[]> {
     return call<T[]>("POST", "/druid/v2/sql", { query, parameters });

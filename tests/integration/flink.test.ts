@@ -9,6 +9,7 @@ import { Kafka, logLevel } from "kafkajs";
 import { icebergCatalogOptions, withClause } from "../../components/iceberg/options";
 import { waitUntil } from "../engines/lib";
 import { engine } from "../engines/state";
+import { jsonCall } from "./http";
 
 interface Row { kind: string; fields: unknown[] }
 interface ResultPage {
@@ -18,16 +19,7 @@ interface ResultPage {
     nextResultUri?: string;
 }
 
-async function call<T>(base: string, method: string, path: string, body?: unknown): Promise<T> {
-    const response = await fetch(`${base}${path}`, {
-        method,
-        headers: body === undefined ? {} : { "content-type": "application/json" },
-        body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await response.text();
-    assert.ok(response.ok, `${method} ${path} -> ${response.status} ${text.slice(0, 4000)}`);
-    return (text ? JSON.parse(text) : undefined) as T;
-}
+const call = jsonCall;
 
 /** One SQL Gateway session: statements run one at a time, each to completion, results fetched in full. */
 class GatewaySession {

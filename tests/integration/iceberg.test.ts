@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { GetObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { engine } from "../engines/state";
+import { jsonCall } from "./http";
 
 interface LoadTableResult {
     "metadata-location": string;
@@ -18,16 +19,7 @@ interface LoadTableResult {
     };
 }
 
-async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const response = await fetch(`${engine("iceberg").endpoints.url}${path}`, {
-        method,
-        headers: body === undefined ? {} : { "content-type": "application/json" },
-        body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await response.text();
-    assert.ok(response.ok, `${method} ${path} -> ${response.status} ${text}`);
-    return (text ? JSON.parse(text) : undefined) as T;
-}
+const call = <T>(method: string, path: string, body?: unknown) => jsonCall<T>(engine("iceberg").endpoints.url!, method, path, body);
 
 describe("iceberg engine (REST catalog on S3)", () => {
     const namespace = `it_${randomUUID().slice(0, 8)}`;

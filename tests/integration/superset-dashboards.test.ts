@@ -19,19 +19,11 @@ import {
 } from "../../components/superset/dashboards";
 import { waitUntil } from "../engines/lib";
 import { engine } from "../engines/state";
+import { jsonCall } from "./http";
 
 const TABLE = "viewing_aggregates";
 
-async function druid<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const response = await fetch(`${engine("druid").endpoints.router}${path}`, {
-        method,
-        headers: body === undefined ? {} : { "content-type": "application/json" },
-        body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await response.text();
-    assert.ok(response.ok, `${method} ${path} -> ${response.status} ${text.slice(0, 1000)}`);
-    return JSON.parse(text) as T;
-}
+const druid = <T>(method: string, path: string, body?: unknown) => jsonCall<T>(engine("druid").endpoints.router!, method, path, body);
 
 /** 3 titles x 2 countries/devices x the last 5 minutes, with the columns the pipeline writes. */
 function viewingRows(now: number): Record<string, unknown>[] {

@@ -1,6 +1,6 @@
 import { program } from "../../components/program";
 import { Stack } from "../../components/stack";
-import { Recorded, resetResources, resources, setConfig } from "./mocks";
+import { plain, Recorded, resetResources, resources, setConfig } from "./mocks";
 
 export interface Built {
     stack: Stack;
@@ -65,3 +65,8 @@ export const T = {
     iamAttach: "aws:iam/userPolicyAttachment:UserPolicyAttachment",
     iamKey: "aws:iam/accessKey:AccessKey",
 } as const;
+
+/** A rendered container's environment as a map (secret values unwrapped). */
+export function env(b: Built, name: string): Record<string, string> {
+    return Object.fromEntries((plain(b.one(T.container, name).inputs.envs) as string[]).map((e) => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)]));
+}

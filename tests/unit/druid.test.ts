@@ -5,16 +5,13 @@ import * as pulumi from "@pulumi/pulumi";
 import { ConfigError, parseStackConfig, profiles } from "../../components/config";
 import { DruidRole, DruidTier, druidEnv, druidExtensions, druidMemoryPlan, druidProperty, druidRoles, druidSizes, jvmOptions, measuredNonHeapMiB, processingRoles } from "../../components/druid";
 import { DeployedService, Platform, ServiceSpec } from "../../components/platform/types";
-import { build, Built, T } from "./build";
+import { build, Built, env, T } from "./build";
 
 const SUPERVISOR = "pulumi-nodejs:dynamic/dataplatform:DruidKafkaSupervisor";
 const S3 = { objectStore: "s3", "aws:region": "eu-west-1" };
 const roleContainers = druidRoles.map((r) => `druid-${r}`);
 
 /** A container's environment as a map (secret values unwrapped). */
-function env(b: Built, name: string): Record<string, string> {
-    return Object.fromEntries((plain(b.one(T.container, name).inputs.envs) as string[]).map((e) => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)]));
-}
 
 const mib = (v: string) => {
     const m = /^(\d+)(m|MiB)$/.exec(v);

@@ -12,11 +12,8 @@ import { images } from "../../components/versions";
 import { fetchJar } from "../../jars/fetch";
 import { fileName, flinkLibJars, icebergRestJars, imageJars } from "../../jars/manifest";
 import { jarProblems, jarsDir } from "../../jars/verify";
-import { build, Built, T } from "./build";
+import { build, Built, env, T } from "./build";
 
-function env(b: Built, name: string): Record<string, string> {
-    return Object.fromEntries((plain(b.one(T.container, name).inputs.envs) as string[]).map((e) => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)]));
-}
 const props = (text: string) => Object.fromEntries(text.split("\n").map((l) => [l.slice(0, l.indexOf(": ")), l.slice(l.indexOf(": ") + 2)]));
 
 describe("Flink tier and Iceberg catalog", () => {

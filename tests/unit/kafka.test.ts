@@ -4,14 +4,11 @@ installMocks();
 import { ConfigError } from "../../components/config";
 import { replication } from "../../components/kafka";
 import { apacheKafkaEnv, confluentEnv, springEnv } from "../../components/kafka/env";
-import { build, Built, T } from "./build";
+import { build, Built, env, T } from "./build";
 
 const TOPIC = "pulumi-nodejs:dynamic/dataplatform:KafkaTopic";
 
 /** A container's environment as a map (secret values unwrapped). */
-function env(b: Built, name: string): Record<string, string> {
-    return Object.fromEntries((plain(b.one(T.container, name).inputs.envs) as string[]).map((e) => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)]));
-}
 
 /** Names of the containers the Kafka tier renders. */
 function kafkaContainers(b: Built): string[] {

@@ -1,16 +1,13 @@
 import { strict as assert } from "assert";
-import { installMocks, isSecretInput, plain } from "./mocks";
+import { installMocks, isSecretInput } from "./mocks";
 installMocks();
 import { ConfigError } from "../../components/config";
 import { images } from "../../components/versions";
 import { parseConsumerConfig } from "../../pipeline/consumer/config";
 import { parseProcessorConfig } from "../../pipeline/processor/config";
 import { parseProducerConfig } from "../../pipeline/producer/config";
-import { build, Built, T } from "./build";
+import { build, Built, env, T } from "./build";
 
-function env(b: Built, name: string): Record<string, string> {
-    return Object.fromEntries((plain(b.one(T.container, name).inputs.envs) as string[]).map((e) => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)]));
-}
 
 describe("pipeline deployment (the last layer)", () => {
     let b: Built;

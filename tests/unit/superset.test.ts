@@ -9,11 +9,8 @@ import { loadStackConfig } from "../../components/config";
 import { DockerPlatform } from "../../components/platform/docker";
 import { ADMIN_USER, CONFIG_PATH, gunicornSizing, supersetConfigPy, supersetInitSteps, SupersetTier, supersetMemoryPlan } from "../../components/superset";
 import { images } from "../../components/versions";
-import { build, Built, T } from "./build";
+import { build, Built, env, T } from "./build";
 
-function env(b: Built, name: string): Record<string, string> {
-    return Object.fromEntries((plain(b.one(T.container, name).inputs.envs) as string[]).map((e) => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)]));
-}
 const supersetContainers = (b: Built) =>
     b.ofType(T.container).filter((c) => (c.inputs.labels as { label: string; value: string }[]).some((l) => l.label === "dataplatform.tier" && l.value === "superset"));
 
