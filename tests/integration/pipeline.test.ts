@@ -225,4 +225,22 @@ describe("pipeline (producer -> Kafka -> Flink SQL -> consumer -> S3, Iceberg, D
         await waitUntil("iceberg rows", async () => (await totalRecords()) >= EVENTS + RAW_PARTITIONS, { timeoutMs: 60_000, intervalMs: 1_000 });
         assert.equal(await totalRecords(), EVENTS + RAW_PARTITIONS);
     });
+
+    it("redeploys a changed job by stopping it with a savepoint and resuming from it: never two jobs", async () => {
+        assert.ok(jobId, "the job was submitted");
+        const log = createLogger("processor", "info", (line) => submitterLog.push(line));
+        const changed = { ...config, WATERMARK_DELAY_SECONDS: config.WATERMARK_DELAY_SECONDS + 1 };
+        const upgraded = await submitPipeline(changed, log);
+        assert.equal(upgraded.action, "upgraded", submitterLog.join("\n"));
+        assert.notEqual(upgraded.jobId, jobId);
+        assert.match(upgraded.savepoint ?? "", /^file:\/.*savepoint-/);
+        const rest = engine("flink").endpoints.rest!;
+        const jobs = (await (await fetch(`${rest}/jobs/overview`)).json()) as { jobs: Array<{ jid: string; name: string; state: string }> };
+        const ours = jobs.jobs.filter((j) => j.name.startsWith(`${config.PIPELINE_NAME}@`));
+        assert.deepEqual(ours.filter((j) => j.state === "RUNNING").map((j) => j.jid), [upgraded.jobId]);
+        assert.equal(ours.find((j) => j.jid === jobId)?.state, "FINISHED", "the old job ended with its savepoint");
+        jobId = upgraded.jobId;
+        // And the new version is itself left alone on the next deploy.
+        assert.equal((await submitPipeline(changed, log)).action, "unchanged");
+    });
 });
