@@ -128,9 +128,12 @@ export function deepStorageProperties(s: DeepStorage): Record<string, pulumi.Inp
 /** Roles that run queries and so allocate processing buffers; the others leave Druid's defaults, sized from their direct memory. */
 export const processingRoles: readonly DruidRole[] = ["broker", "historical", "indexer"];
 
-/** Properties that only one role needs. */
-function roleProperties(role: DruidRole, cfg: StackConfig): Record<string, string> {
-    const size = druidSizes[cfg.profile];
+/**
+ * Properties that only one role needs. Exported for the test engine, which runs these same
+ * settings on real Druid JVMs (substituting only paths).
+ */
+export function druidRoleProperties(role: DruidRole, profile: ProfileName): Record<string, string> {
+    const size = druidSizes[profile];
     const processing: Record<string, string> = processingRoles.includes(role)
         ? {
               "druid.processing.buffer.sizeBytes": `${size.processing.bufferMiB}MiB`,
@@ -138,11 +141,20 @@ function roleProperties(role: DruidRole, cfg: StackConfig): Record<string, strin
               "druid.processing.numMergeBuffers": String(size.processing.numMergeBuffers),
           }
         : {};
-    return { ...processing, ...roleOnly(role, cfg) };
+    return { ...processing, ...roleOnly(role, profile) };
 }
 
-function roleOnly(role: DruidRole, cfg: StackConfig): Record<string, string> {
-    const size = druidSizes[cfg.profile];
+/**
+ * How often the coordinator reads newly published segments from the metadata store, and how often
+ * an ingestion task asks whether the historicals serve its segments yet. Druid's default (1 min
+ * each) keeps a finished task in its slot for up to 2.5 minutes after it published; the indexer
+ * has two slots (one task reading, one handing off), so a slow handoff is what a compaction or
+ * batch task would wait for. At this scale a poll every 15 s costs nothing.
+ */
+export const handoffPoll = "PT15S";
+
+function roleOnly(role: DruidRole, profile: ProfileName): Record<string, string> {
+    const size = druidSizes[profile];
     switch (role) {
         case "coordinator":
             return {
@@ -155,6 +167,7 @@ function roleOnly(role: DruidRole, cfg: StackConfig): Record<string, string> {
                 "druid.indexer.queue.startDelay": "PT5S",
                 "druid.coordinator.startDelay": "PT10S",
                 "druid.coordinator.period": "PT30S",
+                "druid.manager.segments.pollDuration": handoffPoll,
             };
         case "broker":
             // Fewer connections than the historical's and indexer's HTTP threads, so queries never queue on them.
@@ -170,7 +183,7 @@ function roleOnly(role: DruidRole, cfg: StackConfig): Record<string, string> {
             };
         case "indexer":
             // Tasks run as threads of this JVM (no peon forks): one Kafka task plus one handing off.
-            return { "druid.service": "druid/indexer", "druid.worker.capacity": "2" };
+            return { "druid.service": "druid/indexer", "druid.worker.capacity": "2", "druid.segment.handoff.pollDuration": handoffPoll };
         case "router":
             return {
                 "druid.service": "druid/router",
@@ -252,7 +265,7 @@ export class DruidTier extends pulumi.ComponentResource {
             const port = druidPorts[r];
             const jvm = size.roles[r];
             // Each property its own variable, so `pulumi preview --diff` shows exactly which setting changed.
-            const props = druidEnv({ ...common, "druid.host": serviceName(r), "druid.plaintextPort": String(port), ...roleProperties(r, cfg) });
+            const props = druidEnv({ ...common, "druid.host": serviceName(r), "druid.plaintextPort": String(port), ...druidRoleProperties(r, cfg.profile) });
             deployed[r] = deploy({
                 name: serviceName(r),
                 image: cfg.images.druid,

@@ -1,10 +1,12 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { DataSourceConfig } from "./config";
+import { druidMessage, overlordCall, terminateSupervisor } from "./overlord";
 
 /**
  * Ingestion as code: a Druid Kafka supervisor as a dynamic provider. Druid's supervisor API is an
  * upsert keyed by the dataSource (POST the spec again and Druid replaces the running supervisor),
- * so create and update are the same call; delete terminates it (the segments it wrote stay).
+ * so create and update are the same call; delete terminates it and waits until its tasks have
+ * handed off (the segments it wrote stay).
  */
 export interface KafkaSupervisorSpec {
     type: "kafka";
@@ -78,47 +80,8 @@ function canonical(value: unknown): string {
     return JSON.stringify(value);
 }
 
-/** Druid's error bodies are JSON ({"error": ...} or {"errorMessage": ...}) or, from Jetty, plain text. */
-function druidMessage(body: string): string {
-    try {
-        const parsed = JSON.parse(body) as Record<string, unknown>;
-        const message = parsed.errorMessage ?? parsed.error ?? parsed.message;
-        if (typeof message === "string" && message) return message;
-    } catch {
-        // not JSON: fall through to the raw text
-    }
-    return body.trim().slice(0, 2000) || "(empty response body)";
-}
-
-/**
- * One call to Druid's overlord API. Retries only what a cluster that is still settling answers
- * (connection refused, 502/503/504 from the router while the overlord is elected); a 4xx is
- * Druid's verdict on the request and is returned at once.
- */
-async function overlordCall(url: string, path: string, body?: unknown): Promise<{ status: number; text: string }> {
-    const attempts = 30;
-    let lastProblem = "";
-    for (let attempt = 1; attempt <= attempts; attempt++) {
-        try {
-            const res = await fetch(`${url.replace(/\/$/, "")}${path}`, {
-                method: "POST",
-                headers: body === undefined ? {} : { "content-type": "application/json" },
-                body: body === undefined ? undefined : JSON.stringify(body),
-                signal: AbortSignal.timeout(60_000),
-            });
-            const text = await res.text();
-            if (![502, 503, 504].includes(res.status)) return { status: res.status, text };
-            lastProblem = `HTTP ${res.status} ${druidMessage(text)}`;
-        } catch (e) {
-            lastProblem = e instanceof Error ? `${e.message}${e.cause instanceof Error ? ` (${e.cause.message})` : ""}` : String(e);
-        }
-        if (attempt < attempts) await new Promise((r) => setTimeout(r, 2_000));
-    }
-    throw new Error(`Druid at ${url} did not answer POST ${path} after ${attempts} attempts: ${lastProblem}`);
-}
-
 async function submit(state: SupervisorState): Promise<void> {
-    const { status, text } = await overlordCall(state.url, "/druid/indexer/v1/supervisor", state.spec);
+    const { status, text } = await overlordCall(state.url, "POST", "/druid/indexer/v1/supervisor", state.spec);
     if (status < 200 || status >= 300) {
         throw new Error(`Druid rejected the Kafka supervisor for dataSource "${state.dataSource}" (HTTP ${status}): ${druidMessage(text)}`);
     }
@@ -153,10 +116,10 @@ export class SupervisorProvider implements pulumi.dynamic.ResourceProvider<Super
     }
 
     async delete(id: string, props: SupervisorState): Promise<void> {
-        const { status, text } = await overlordCall(props.url, `/druid/indexer/v1/supervisor/${encodeURIComponent(id)}/terminate`);
-        // Already gone (terminated by hand, or a cluster that was wiped): nothing left to do.
-        if (status === 404) return;
-        if (status < 200 || status >= 300) throw new Error(`Druid could not terminate the supervisor "${id}" (HTTP ${status}): ${druidMessage(text)}`);
+        // Returns once the supervisor's tasks have published and handed off: their slots are free
+        // and their rows are on the historicals. Already gone (terminated by hand, or a cluster
+        // that was wiped) is not an error.
+        await terminateSupervisor(props.url, id);
     }
 }
 

@@ -13,6 +13,7 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { DruidRole, druidRoleProperties, druidRoles } from "../../components/druid";
 import type { Engine, EngineContext } from "./types";
 import { freePort, hashKey, javaBin, mavenRepo, mvnCopy, run, spawnDetached, waitForHttp, waitForTcp } from "./lib";
 
@@ -88,11 +89,30 @@ async function installDruidLib(version: string, dest: string): Promise<void> {
     fs.writeFileSync(marker, pom);
 }
 
+/**
+ * Heaps of the test JVMs: larger than the laptop containers' (C1-only JIT and 128 MiB heaps there),
+ * so a busy CI machine's GC pauses do not turn into test timeouts.
+ */
+const HEAPS: Record<DruidRole, string> = { coordinator: "384m", broker: "384m", historical: "256m", indexer: "512m", router: "128m" };
+
 /** One Druid service: its port, heap, and the properties only it needs. */
 interface Role {
-    name: "coordinator" | "broker" | "historical" | "indexer" | "router";
+    name: DruidRole;
     heap: string;
     properties: Record<string, string>;
+}
+
+/**
+ * The one substitution the tier's role properties need to run as processes on this host: folders
+ * of the container (the historical's segment cache, the indexer's task dirs, which the image keeps
+ * under /opt/druid/var) become folders of the work dir. Nothing else is changed.
+ */
+function localPaths(props: Record<string, string>, dir: (name: string) => string): Record<string, string> {
+    const out = { ...props };
+    const cache = out["druid.segmentCache.locations"];
+    if (cache) out["druid.segmentCache.locations"] = JSON.stringify((JSON.parse(cache) as { path: string }[]).map((l) => ({ ...l, path: dir("segment-cache") })));
+    if (out["druid.service"] === "druid/indexer") out["druid.indexer.task.baseTaskDir"] = dir("tasks");
+    return out;
 }
 
 export const druid: Engine = {
@@ -149,10 +169,6 @@ export const druid: Engine = {
             "druid.emitter": "noop",
             "druid.startup.logging.logProperties": "false",
             "druid.lookup.enableLookupSyncOnStartup": "false",
-            // Tiny query buffers: direct memory = (threads + merge buffers + 1) x 32 MiB, under MaxDirectMemorySize.
-            "druid.processing.buffer.sizeBytes": "32MiB",
-            "druid.processing.numThreads": "1",
-            "druid.processing.numMergeBuffers": "2",
             "druid.processing.tmpDir": dir("processing-tmp"),
             "druid.server.http.numThreads": "16",
         }).map(([k, v]) => `${k}=${v}`).join("\n") + "\n");
@@ -163,36 +179,8 @@ export const druid: Engine = {
 </Configuration>
 `);
 
-        const roles: Role[] = [
-            { name: "coordinator", heap: "384m", properties: {
-                "druid.service": "druid/coordinator",
-                "druid.coordinator.asOverlord.enabled": "true",
-                "druid.coordinator.asOverlord.overlordService": "druid/overlord",
-                "druid.indexer.runner.type": "remote",
-                "druid.indexer.storage.type": "metadata",
-                // Defaults wait a minute before the first duty run / task queue start; tests cannot.
-                "druid.indexer.queue.startDelay": "PT5S",
-                "druid.coordinator.startDelay": "PT10S",
-                "druid.coordinator.period": "PT5S",
-            } },
-            { name: "broker", heap: "384m", properties: { "druid.service": "druid/broker", "druid.broker.http.numConnections": "5" } },
-            { name: "historical", heap: "256m", properties: {
-                "druid.service": "druid/historical",
-                "druid.segmentCache.locations": JSON.stringify([{ path: dir("segment-cache"), maxSize: "1g" }]),
-                "druid.server.maxSize": "1g",
-            } },
-            { name: "indexer", heap: "512m", properties: {
-                "druid.service": "druid/indexer",
-                "druid.worker.capacity": "2",
-                "druid.indexer.task.baseTaskDir": dir("tasks"),
-            } },
-            { name: "router", heap: "128m", properties: {
-                "druid.service": "druid/router",
-                "druid.router.managementProxy.enabled": "true", // so the overlord API is reachable through the router
-                "druid.router.defaultBrokerServiceName": "druid/broker",
-                "druid.router.coordinatorServiceName": "druid/coordinator",
-            } },
-        ];
+        // The tier's own role settings (laptop profile), the container's paths swapped for work-dir folders.
+        const roles: Role[] = druidRoles.map((name) => ({ name, heap: HEAPS[name], properties: localPaths(druidRoleProperties(name, "laptop"), dir) }));
         const classpath = `${conf}${path.delimiter}${path.join(druidLib(ctx), "*")}`;
         // Started together: on two cores the JVM boots overlap well, and discovery is via ZooKeeper anyway.
         const services = await Promise.all(roles.map(async (role) => {

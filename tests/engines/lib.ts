@@ -138,11 +138,16 @@ export interface WaitOptions {
     /** Fail fast, with the log tail, if this process group dies while we wait. */
     pid?: number;
     logFile?: string;
+    /** What the engine was doing, from its own API, added to a timeout's error so the failure explains itself. */
+    diagnose?: () => Promise<string> | string;
 }
 
 type Maybe<T> = T | undefined | null | false;
 
-/** Polls `check` until it returns a truthy value; errors thrown by `check` count as "not yet". */
+/** Thrown by a wait's check when waiting longer cannot help (a task FAILED): the wait ends at once. */
+export class GiveUp extends Error {}
+
+/** Polls `check` until it returns a truthy value; errors thrown by `check` count as "not yet", but for GiveUp. */
 export async function waitUntil<T>(what: string, check: () => Promise<Maybe<T>> | Maybe<T>, options: WaitOptions = {}): Promise<T> {
     const { timeoutMs = 120_000, intervalMs = 250 } = options;
     const deadline = Date.now() + timeoutMs;
@@ -152,6 +157,7 @@ export async function waitUntil<T>(what: string, check: () => Promise<Maybe<T>> 
             const value = await check();
             if (value) return value;
         } catch (error) {
+            if (error instanceof GiveUp) throw new Error(`${what}: ${error.message}${await diagnosis(options.diagnose)}`);
             lastError = error;
         }
         if (options.pid !== undefined && !isAlive(options.pid)) {
@@ -159,9 +165,18 @@ export async function waitUntil<T>(what: string, check: () => Promise<Maybe<T>> 
         }
         if (Date.now() > deadline) {
             const reason = lastError instanceof Error ? ` (last error: ${lastError.message})` : "";
-            throw new Error(`${what}: not ready after ${timeoutMs} ms${reason}${logTail(options.logFile)}`);
+            throw new Error(`${what}: not ready after ${timeoutMs} ms${reason}${await diagnosis(options.diagnose)}${logTail(options.logFile)}`);
         }
         await sleep(intervalMs);
+    }
+}
+
+async function diagnosis(diagnose: WaitOptions["diagnose"]): Promise<string> {
+    if (!diagnose) return "";
+    try {
+        return `\n--- engine state ---\n${await diagnose()}`;
+    } catch (error) {
+        return `\n--- engine state unavailable: ${error instanceof Error ? error.message : String(error)} ---`;
     }
 }
 

@@ -1,19 +1,22 @@
 /**
  * The Druid tier's supervisor provider (ingestion as code) against the real Druid 33 engine,
  * through the router as `pulumi up` would reach it: create (rows of a produced topic answer Druid
- * SQL), no-op diff, update (a new dimension), a spec Druid rejects, delete (terminated). The spec
- * comes from the tier's own kafkaSupervisorSpec and the config schema's defaults.
+ * SQL), no-op diff, update (a new dimension), a spec Druid rejects, the hand-off at a task's
+ * rollover, delete (terminated, its tasks handed off, their slots free), and a delete that comes
+ * right after the supervisor started its task. The spec comes from the tier's own
+ * kafkaSupervisorSpec and the config schema's defaults; the engine runs the tier's role settings.
  */
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
-import { Kafka, logLevel } from "kafkajs";
 import { druidConfigSchema } from "../../components/druid/config";
+import { overlordJson, terminateSupervisor, unfinishedTasks } from "../../components/druid/overlord";
 import { kafkaSupervisorSpec, SupervisorProvider, type SupervisorState } from "../../components/druid/supervisor";
-import { waitUntil } from "../engines/lib";
+import { GiveUp, waitUntil } from "../engines/lib";
 import { engine } from "../engines/state";
+import { druidDiagnosis, druidUrl, kafkaClient, leavesDruidAsFound, scratchTopics } from "./fixtures";
 
 async function druid<T>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
-    const res = await fetch(`${engine("druid").endpoints.router}${path}`, {
+    const res = await fetch(`${druidUrl()}${path}`, {
         method,
         headers: body === undefined ? {} : { "content-type": "application/json" },
         body: body === undefined ? undefined : JSON.stringify(body),
@@ -35,45 +38,77 @@ function reverseKeys<T>(value: T): T {
     return value;
 }
 
-type SupervisorStatus = { payload: { state: string; healthy: boolean } };
+type SupervisorStatus = { payload: { state: string; healthy: boolean; activeTasks: { id: string }[] } };
+type Segment = { segment_id: string; is_published: number; is_available: number; is_realtime: number };
+
+/** A row as the Flink job writes it: rows of the same minute and dimensions roll up into one. */
+const row = (minute: number, title: string, plays: number, viewers: number, seconds: number) => ({
+    window_start: `2026-01-01T10:0${minute}:00Z`,
+    window_end: `2026-01-01T10:0${minute + 1}:00Z`,
+    title_id: title.toLowerCase().replace(/\W/g, "-"),
+    title,
+    genre: "drama",
+    country: "DE",
+    device: "tv",
+    plays,
+    unique_viewers: viewers,
+    watch_seconds: seconds,
+});
+
+async function produce(topic: string, rows: object[]): Promise<void> {
+    const producer = kafkaClient("druid-supervisor-it").producer();
+    await producer.connect();
+    await producer.send({ topic, messages: rows.map((r) => ({ value: JSON.stringify(r) })) });
+    await producer.disconnect();
+}
+
+/** Input rows Druid answers for, once it answers for `expected` of them. */
+const inputRows = (dataSource: string, expected: number) => waitUntil(`${expected} input rows in ${dataSource}`, async () => {
+    const [r] = await sql<{ n: number }>(`SELECT SUM(input_rows) AS n FROM "${dataSource}"`);
+    return r?.n === expected;
+}, { timeoutMs: 240_000, intervalMs: 2_000, diagnose: druidDiagnosis });
+
+const segmentsOf = (dataSource: string) =>
+    sql<Segment>(`SELECT segment_id, is_published, is_available, is_realtime FROM sys.segments WHERE datasource = '${dataSource}'`);
+
+/** Slots of the indexer held by tasks of `dataSource`, as the worker itself reports them. */
+async function slotsHeldBy(dataSource: string): Promise<string[]> {
+    const ours = new Set((await overlordJson<{ id: string }[]>(druidUrl(), `/druid/indexer/v1/tasks?datasource=${dataSource}`)).map((t) => t.id));
+    const workers = await overlordJson<{ runningTasks: string[] }[]>(druidUrl(), "/druid/indexer/v1/workers");
+    return workers.flatMap((w) => w.runningTasks).filter((t) => ours.has(t));
+}
+
+/** After a delete: nothing of the supervisor runs, and every segment it wrote is published and served by the historical. */
+async function assertHandedOff(dataSource: string, inputRowCount: number): Promise<void> {
+    const { body: active } = await druid<string[]>("GET", "/druid/indexer/v1/supervisor");
+    assert.ok(!active.includes(dataSource), `${dataSource} still active: ${active.join(", ")}`);
+    assert.deepEqual(await unfinishedTasks(druidUrl(), dataSource), [], "no task of the datasource is left");
+    assert.deepEqual(await slotsHeldBy(dataSource), [], "no slot is held for the datasource");
+    const segments = await segmentsOf(dataSource);
+    assert.ok(segments.length > 0, `${dataSource} has segments`);
+    for (const s of segments) assert.deepEqual([s.is_published, s.is_available, s.is_realtime], [1, 1, 0], `segment ${s.segment_id} published and on the historical`);
+    const [r] = await sql<{ n: number }>(`SELECT SUM(input_rows) AS n FROM "${dataSource}"`);
+    assert.equal(r?.n, inputRowCount, "every row read before the delete is still answered");
+}
 
 describe("Druid Kafka supervisor provider against a real Druid", () => {
     const provider = new SupervisorProvider();
     const id = randomUUID().slice(0, 8);
+    const dataSources = [`viewing_aggregates_${id}`, `viewing_aggregates_${id}_early`, `viewing_aggregates_${id}_orphan`];
+    // Nothing to do when every test passed; after a failure, what a failed test left running.
+    leavesDruidAsFound(() => Promise.all(dataSources.map((ds) => terminateSupervisor(druidUrl(), ds))));
     const topic = `druid-aggregates-${id}`;
+    scratchTopics("druid-supervisor-it", [{ topic, numPartitions: 1 }]);
     let state: SupervisorState;
+    let inputRowCount = 0;
 
     before(async () => {
-        const bootstrap = engine("kafka").endpoints.bootstrap!;
-        const kafka = new Kafka({ clientId: "druid-supervisor-it", brokers: [bootstrap], logLevel: logLevel.NOTHING });
-        const admin = kafka.admin();
-        await admin.connect();
-        await admin.createTopics({ topics: [{ topic, numPartitions: 1, replicationFactor: 1 }], waitForLeaders: true });
-        await admin.disconnect();
-        // Rows as the Flink job writes them: two of the same minute and dimensions roll up into one.
-        const row = (minute: number, title: string, plays: number, viewers: number, seconds: number) => ({
-            window_start: `2026-01-01T10:0${minute}:00Z`,
-            window_end: `2026-01-01T10:0${minute + 1}:00Z`,
-            title_id: title.toLowerCase().replace(/\W/g, "-"),
-            title,
-            genre: "drama",
-            country: "DE",
-            device: "tv",
-            plays,
-            unique_viewers: viewers,
-            watch_seconds: seconds,
-        });
-        const producer = kafka.producer();
-        await producer.connect();
-        await producer.send({
-            topic,
-            messages: [row(0, "Dark", 3, 2, 120.5), row(0, "Dark", 2, 2, 60), row(1, "Dark", 1, 1, 30), row(0, "The Crown", 4, 3, 200)].map((r) => ({ value: JSON.stringify(r) })),
-        });
-        await producer.disconnect();
-
-        const ds = druidConfigSchema.parse({ aggregates: { dataSource: `viewing_aggregates_${id}` } }).aggregates;
+        const rows = [row(0, "Dark", 3, 2, 120.5), row(0, "Dark", 2, 2, 60), row(1, "Dark", 1, 1, 30), row(0, "The Crown", 4, 3, 200)];
+        await produce(topic, rows);
+        inputRowCount = rows.length;
+        const ds = druidConfigSchema.parse({ aggregates: { dataSource: dataSources[0]! } }).aggregates;
         // Druid runs on this host, so the broker's host listener is also what its tasks reach.
-        state = { url: engine("druid").endpoints.router!, dataSource: ds.dataSource, spec: kafkaSupervisorSpec({ ...ds, topic }, bootstrap) };
+        state = { url: druidUrl(), dataSource: ds.dataSource, spec: kafkaSupervisorSpec({ ...ds, topic }, engine("kafka").endpoints.bootstrap!) };
     });
 
     it("creates the supervisor: the topic's rows answer Druid SQL, rolled up per minute", async () => {
@@ -83,11 +118,8 @@ describe("Druid Kafka supervisor provider against a real Druid", () => {
         type Row = { t: string; title: string; plays: number; unique_viewers: number; watch_seconds: number; input_rows: number };
         const query = `SELECT __time AS t, title, SUM(plays) AS plays, MAX(unique_viewers) AS unique_viewers, SUM(watch_seconds) AS watch_seconds, SUM(input_rows) AS input_rows
             FROM "${state.dataSource}" GROUP BY 1, 2 ORDER BY 1, 2`;
-        const rows = await waitUntil(`4 input rows in ${state.dataSource}`, async () => {
-            const r = await sql<Row>(query);
-            return r.reduce((n, x) => n + x.input_rows, 0) === 4 && r;
-        }, { timeoutMs: 240_000, intervalMs: 2_000 });
-        assert.deepEqual(rows, [
+        await inputRows(state.dataSource, inputRowCount);
+        assert.deepEqual(await sql<Row>(query), [
             { t: "2026-01-01T10:00:00.000Z", title: "Dark", plays: 5, unique_viewers: 2, watch_seconds: 180.5, input_rows: 2 },
             { t: "2026-01-01T10:00:00.000Z", title: "The Crown", plays: 4, unique_viewers: 3, watch_seconds: 200, input_rows: 1 },
             { t: "2026-01-01T10:01:00.000Z", title: "Dark", plays: 1, unique_viewers: 1, watch_seconds: 30, input_rows: 1 },
@@ -115,7 +147,7 @@ describe("Druid Kafka supervisor provider against a real Druid", () => {
         await waitUntil("the supervisor running with the new spec", async () => {
             const { body } = await druid<SupervisorStatus>("GET", `/druid/indexer/v1/supervisor/${state.dataSource}/status`);
             return body.payload.state === "RUNNING" && body.payload.healthy;
-        }, { timeoutMs: 120_000, intervalMs: 2_000 });
+        }, { timeoutMs: 120_000, intervalMs: 2_000, diagnose: druidDiagnosis });
         state = next;
     });
 
@@ -133,10 +165,78 @@ describe("Druid Kafka supervisor provider against a real Druid", () => {
         assert.equal(body.payload.state, "RUNNING");
     });
 
-    it("deletes by terminating the supervisor; a second delete finds nothing to do", async () => {
+    it("hands off at a task's rollover: the finished task frees its slot, the historical serves its rows", async () => {
+        // The tier rolls a task over every hour (taskDuration PT1H); a one-minute task takes the same path.
+        const next = structuredClone(state);
+        next.spec.spec.ioConfig.taskDuration = "PT1M";
+        await provider.update(state.dataSource, state, next);
+        state = next;
+        // A row for the task of the new spec to read, so it has a segment to hand off when its minute is up.
+        await produce(topic, [row(2, "Dark", 7, 4, 90)]);
+        inputRowCount += 1;
+        await inputRows(state.dataSource, inputRowCount);
+        const [reader] = await waitUntil("the task of the new spec", async () => {
+            const { body } = await druid<SupervisorStatus>("GET", `/druid/indexer/v1/supervisor/${state.dataSource}/status`);
+            return body.payload.activeTasks.length === 1 && body.payload.activeTasks.map((t) => t.id);
+        }, { timeoutMs: 120_000, intervalMs: 2_000, diagnose: druidDiagnosis });
+
+        await waitUntil(`task ${reader} handed off after its minute`, async () => {
+            const { body } = await druid<{ status: { statusCode: string; errorMsg?: string } }>("GET", `/druid/indexer/v1/task/${encodeURIComponent(reader!)}/status`);
+            if (body.status.statusCode === "FAILED") throw new GiveUp(`task ${reader} FAILED: ${body.status.errorMsg}`);
+            return body.status.statusCode === "SUCCESS";
+        }, { timeoutMs: 300_000, intervalMs: 2_000, diagnose: druidDiagnosis });
+        // Its slot is free: only its successor, reading, holds one.
+        const held = await slotsHeldBy(state.dataSource);
+        assert.equal(held.length, 1, `one slot held for ${state.dataSource}: ${held.join(", ")}`);
+        assert.notEqual(held[0], reader);
+        const segments = await segmentsOf(state.dataSource);
+        for (const s of segments) assert.deepEqual([s.is_published, s.is_available, s.is_realtime], [1, 1, 0], `segment ${s.segment_id} on the historical`);
+        const [r] = await sql<{ n: number }>(`SELECT SUM(input_rows) AS n FROM "${state.dataSource}"`);
+        assert.equal(r?.n, inputRowCount);
+    });
+
+    it("deletes by terminating the supervisor: its tasks hand off and free their slots; a second delete finds nothing to do", async () => {
         await provider.delete(state.dataSource, state);
-        const { body: active } = await druid<string[]>("GET", "/druid/indexer/v1/supervisor");
-        assert.ok(!active.includes(state.dataSource), `${state.dataSource} still active: ${active.join(", ")}`);
+        await assertHandedOff(state.dataSource, inputRowCount);
         await provider.delete(state.dataSource, state);
+    });
+
+    it("a delete right after the supervisor started its task leaves no task behind and keeps the rows it read", async () => {
+        // The supervisor learns of a task it started only on its next run (30 s later); Druid's own
+        // terminate in between left that task reading for ever, in a slot nothing freed.
+        const ds = druidConfigSchema.parse({ aggregates: { dataSource: dataSources[1]! } }).aggregates;
+        const early: SupervisorState = { ...state, dataSource: ds.dataSource, spec: kafkaSupervisorSpec({ ...ds, topic }, state.spec.spec.ioConfig.consumerProperties["bootstrap.servers"]) };
+        await provider.create(early);
+        await inputRows(early.dataSource, inputRowCount);
+        await provider.delete(early.dataSource, early);
+        await assertHandedOff(early.dataSource, inputRowCount);
+    });
+
+    it("a delete shuts down an ingestion task its supervisor never knew, which nothing else would ever stop", async () => {
+        // What Druid's own terminate left behind when it came too early, made on purpose: a Kafka
+        // task with no supervisor, reading up to the largest offset there is.
+        const dataSource = dataSources[2]!;
+        const end = "9223372036854775807"; // Long.MAX_VALUE, beyond a JS number: spliced into the JSON text
+        const task = {
+            type: "index_kafka",
+            dataSchema: { ...state.spec.spec.dataSchema, dataSource },
+            tuningConfig: { type: "kafka" },
+            ioConfig: {
+                type: "kafka", taskGroupId: 0, baseSequenceName: dataSource, useTransaction: true, inputFormat: { type: "json" },
+                consumerProperties: state.spec.spec.ioConfig.consumerProperties,
+                startSequenceNumbers: { type: "start", stream: topic, partitionSequenceNumberMap: { 0: 0 } },
+                endSequenceNumbers: { type: "end", stream: topic, partitionSequenceNumberMap: { 0: "END" } },
+            },
+        };
+        const res = await fetch(`${druidUrl()}/druid/indexer/v1/task`, {
+            method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(task).replace('"END"', end),
+        });
+        assert.equal(res.status, 200, await res.text());
+        await waitUntil("the orphan reading", async () => (await unfinishedTasks(druidUrl(), dataSource)).some((t) => t.runnerStatusCode === "RUNNING"),
+            { timeoutMs: 120_000, intervalMs: 1_000, diagnose: druidDiagnosis });
+
+        await provider.delete(dataSource, { ...state, dataSource });
+        assert.deepEqual(await unfinishedTasks(druidUrl(), dataSource), []);
+        assert.deepEqual(await slotsHeldBy(dataSource), []);
     });
 });

@@ -5,28 +5,27 @@
  */
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
-import { Kafka, logLevel } from "kafkajs";
+import { terminateSupervisor } from "../../components/druid/overlord";
 import { waitUntil } from "../engines/lib";
 import { engine } from "../engines/state";
+import { druidDiagnosis, druidUrl, kafkaClient, leavesDruidAsFound, scratchTopics } from "./fixtures";
 import { jsonCall } from "./http";
 
-const call = <T>(method: string, path: string, body?: unknown) => jsonCall<T>(engine("druid").endpoints.router!, method, path, body);
+const call = <T>(method: string, path: string, body?: unknown) => jsonCall<T>(druidUrl(), method, path, body);
 
 function sql<T>(query: string, parameters: Array<{ type: string; value: unknown }> = []): Promise<T[]> {
     return call<T[]>("POST", "/druid/v2/sql", { query, parameters });
 }
 
 describe("druid engine (Kafka ingestion, SQL through the router)", () => {
-    it("ingests a Kafka topic through a supervisor and answers SQL over the rows", async () => {
-        const id = randomUUID().slice(0, 8);
-        const topic = `druid-plays-${id}`;
-        const dataSource = `plays_${id}`;
-        const kafka = new Kafka({ clientId: "druid-it", brokers: [engine("kafka").endpoints.bootstrap!], logLevel: logLevel.NOTHING });
-        const admin = kafka.admin();
-        await admin.connect();
-        await admin.createTopics({ topics: [{ topic, numPartitions: 1, replicationFactor: 1 }], waitForLeaders: true });
-        await admin.disconnect();
+    const id = randomUUID().slice(0, 8);
+    const topic = `druid-plays-${id}`;
+    const dataSource = `plays_${id}`;
+    scratchTopics("druid-it", [{ topic, numPartitions: 1 }]);
+    // Terminated as `pulumi destroy` terminates a supervisor: its task hands off and frees its slot.
+    leavesDruidAsFound(() => terminateSupervisor(druidUrl(), dataSource));
 
+    it("ingests a Kafka topic through a supervisor and answers SQL over the rows", async () => {
         const spec = {
             type: "kafka",
             spec: {
@@ -50,41 +49,37 @@ describe("druid engine (Kafka ingestion, SQL through the router)", () => {
         };
         const created = await call<{ id: string }>("POST", "/druid/indexer/v1/supervisor", spec);
         assert.equal(created.id, dataSource);
-        try {
-            const t0 = Date.parse("2026-01-01T10:00:00Z");
-            const events = [
-                { user_id: "ana", title: "Dark", watch_seconds: 30, ts: t0 },
-                { user_id: "bo", title: "Dark", watch_seconds: 50, ts: t0 + 1_000 },
-                { user_id: "ana", title: "The Crown", watch_seconds: 40, ts: t0 + 2_000 },
-                { user_id: "cy", title: "Dark", watch_seconds: 5, ts: t0 + 3_000 },
-            ];
-            const producer = kafka.producer();
-            await producer.connect();
-            await producer.send({ topic, messages: events.map((e) => ({ value: JSON.stringify(e) })) });
-            await producer.disconnect();
+        const t0 = Date.parse("2026-01-01T10:00:00Z");
+        const events = [
+            { user_id: "ana", title: "Dark", watch_seconds: 30, ts: t0 },
+            { user_id: "bo", title: "Dark", watch_seconds: 50, ts: t0 + 1_000 },
+            { user_id: "ana", title: "The Crown", watch_seconds: 40, ts: t0 + 2_000 },
+            { user_id: "cy", title: "Dark", watch_seconds: 5, ts: t0 + 3_000 },
+        ];
+        const producer = kafkaClient("druid-it").producer();
+        await producer.connect();
+        await producer.send({ topic, messages: events.map((e) => ({ value: JSON.stringify(e) })) });
+        await producer.disconnect();
 
-            // Until the task has read the topic, the table does not exist (400) or has fewer rows.
-            type Row = { title: string; plays: number; watch_seconds: number };
-            const query = `SELECT title, COUNT(*) AS plays, SUM(watch_seconds) AS watch_seconds FROM "${dataSource}" GROUP BY title ORDER BY title`;
-            const rows = await waitUntil(`4 rows in ${dataSource}`, async () => {
-                const result = await sql<Row>(query);
-                return result.reduce((n, r) => n + r.plays, 0) === events.length && result;
-            }, { timeoutMs: 180_000, intervalMs: 1_000 });
-            assert.deepEqual(rows, [
-                { title: "Dark", plays: 3, watch_seconds: 85 },
-                { title: "The Crown", plays: 1, watch_seconds: 40 },
-            ]);
+        // Until the task has read the topic, the table does not exist (400) or has fewer rows.
+        type Row = { title: string; plays: number; watch_seconds: number };
+        const query = `SELECT title, COUNT(*) AS plays, SUM(watch_seconds) AS watch_seconds FROM "${dataSource}" GROUP BY title ORDER BY title`;
+        const rows = await waitUntil(`4 rows in ${dataSource}`, async () => {
+            const result = await sql<Row>(query);
+            return result.reduce((n, r) => n + r.plays, 0) === events.length && result;
+        }, { timeoutMs: 180_000, intervalMs: 1_000, diagnose: druidDiagnosis });
+        assert.deepEqual(rows, [
+            { title: "Dark", plays: 3, watch_seconds: 85 },
+            { title: "The Crown", plays: 1, watch_seconds: 40 },
+        ]);
 
-            // __time is the event time from the message, not the ingestion time.
-            const [first] = await sql<{ t: string }>(`SELECT MIN(__time) AS t FROM "${dataSource}"`);
-            assert.equal(first!.t, "2026-01-01T10:00:00.000Z");
+        // __time is the event time from the message, not the ingestion time.
+        const [first] = await sql<{ t: string }>(`SELECT MIN(__time) AS t FROM "${dataSource}"`);
+        assert.equal(first!.t, "2026-01-01T10:00:00.000Z");
 
-            const status = await call<{ payload: { state: string; healthy: boolean; aggregateLag: number } }>(
-                "GET", `/druid/indexer/v1/supervisor/${dataSource}/status`);
-            assert.equal(status.payload.state, "RUNNING");
-            assert.equal(status.payload.healthy, true);
-        } finally {
-            await call("POST", `/druid/indexer/v1/supervisor/${dataSource}/terminate`);
-        }
+        const status = await call<{ payload: { state: string; healthy: boolean; aggregateLag: number } }>(
+            "GET", `/druid/indexer/v1/supervisor/${dataSource}/status`);
+        assert.equal(status.payload.state, "RUNNING");
+        assert.equal(status.payload.healthy, true);
     });
 });

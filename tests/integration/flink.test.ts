@@ -5,10 +5,10 @@
  */
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
-import { Kafka, logLevel } from "kafkajs";
 import { icebergCatalogOptions, withClause } from "../../components/iceberg/options";
 import { waitUntil } from "../engines/lib";
 import { engine } from "../engines/state";
+import { flinkDiagnosis, kafkaClient as namedKafkaClient, leavesFlinkAsFound, scratchTopics } from "./fixtures";
 import { jsonCall } from "./http";
 
 interface Row { kind: string; fields: unknown[] }
@@ -65,9 +65,7 @@ function jobState(jobId: string): Promise<string> {
     return call<{ state: string }>(engine("flink").endpoints.rest!, "GET", `/jobs/${jobId}`).then((job) => job.state);
 }
 
-function kafkaClient(): Kafka {
-    return new Kafka({ clientId: "flink-it", brokers: [engine("kafka").endpoints.bootstrap!], logLevel: logLevel.NOTHING });
-}
+const kafkaClient = () => namedKafkaClient("flink-it");
 
 /** Consumes `topic` from the start until `count` messages arrived (or the timeout). */
 async function consume(topic: string, count: number, timeoutMs: number): Promise<unknown[]> {
@@ -77,7 +75,7 @@ async function consume(topic: string, count: number, timeoutMs: number): Promise
     try {
         await consumer.subscribe({ topic, fromBeginning: true });
         await consumer.run({ eachMessage: async ({ message }) => { values.push(JSON.parse(message.value!.toString())); } });
-        await waitUntil(`${count} rows on ${topic}`, () => values.length >= count, { timeoutMs, intervalMs: 250 });
+        await waitUntil(`${count} rows on ${topic}`, () => values.length >= count, { timeoutMs, intervalMs: 250, diagnose: flinkDiagnosis });
         return values;
     } finally {
         await consumer.disconnect();
@@ -85,15 +83,14 @@ async function consume(topic: string, count: number, timeoutMs: number): Promise
 }
 
 describe("flink engine (SQL Gateway REST)", () => {
+    const id = randomUUID().slice(0, 8);
+    const [source, sink] = [`plays-${id}`, `plays-per-10s-${id}`];
+    leavesFlinkAsFound();
+    // The Kafka source fails the job on a topic that does not exist yet.
+    scratchTopics("flink-it", [source, sink].map((topic) => ({ topic, numPartitions: 1 })));
+
     it("runs a streaming event-time tumbling window from a Kafka topic to a Kafka topic", async () => {
-        const id = randomUUID().slice(0, 8);
-        const [source, sink] = [`plays-${id}`, `plays-per-10s-${id}`];
         const bootstrap = engine("kafka").endpoints.bootstrap!;
-        const admin = kafkaClient().admin();
-        await admin.connect();
-        // The Kafka source fails the job on a topic that does not exist yet.
-        await admin.createTopics({ topics: [source, sink].map((topic) => ({ topic, numPartitions: 1, replicationFactor: 1 })), waitForLeaders: true });
-        await admin.disconnect();
 
         // UTC, so window bounds do not depend on the machine's time zone.
         const session = await GatewaySession.open({ "table.local-time-zone": "UTC" });
@@ -115,7 +112,7 @@ describe("flink engine (SQL Gateway REST)", () => {
                 WHERE watch_seconds > 0
                 GROUP BY user_id, window_start, window_end`));
             assert.match(jobId ?? "", /^[0-9a-f]{32}$/);
-            await waitUntil("job RUNNING", async () => (await jobState(jobId!)) === "RUNNING", { timeoutMs: 60_000 });
+            await waitUntil("job RUNNING", async () => (await jobState(jobId!)) === "RUNNING", { timeoutMs: 60_000, diagnose: flinkDiagnosis });
 
             const t0 = Date.parse("2026-01-01T00:00:00Z");
             const events = [

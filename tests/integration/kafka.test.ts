@@ -4,70 +4,43 @@
  */
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
-import { Kafka, logLevel, Partitioners, type Consumer } from "kafkajs";
+import { Partitioners } from "kafkajs";
 import { restartKafka } from "../engines/kafka";
-import { waitUntil } from "../engines/lib";
 import { engine, saveEngine } from "../engines/state";
+import { kafkaClient, readTopic, scratchTopics } from "./fixtures";
 
 const KEYS = 10;
 const PER_KEY = 200;
 
 interface Sent { key: string; seq: number; payload: string }
 
-/** kafkajs logs every retried "coordinator loading" as ERROR; real failures still throw or crash. */
-function client(): Kafka {
-    return new Kafka({ clientId: "integration", brokers: [engine("kafka").endpoints.bootstrap!], logLevel: logLevel.NOTHING });
-}
-
-/** Reads the topic from the beginning with a fresh consumer group until `expected` messages arrived. */
-async function readAll(kafka: Kafka, topic: string, expected: number): Promise<Array<{ partition: number; key: string; value: Sent }>> {
-    const consumer: Consumer = kafka.consumer({ groupId: `it-${randomUUID()}` });
-    const received: Array<{ partition: number; key: string; value: Sent }> = [];
-    let fatal: Error | undefined;
-    consumer.on(consumer.events.CRASH, ({ payload }) => {
-        if (!payload.restart) fatal = payload.error;
-    });
-    await consumer.connect();
-    try {
-        await consumer.subscribe({ topic, fromBeginning: true });
-        await consumer.run({
-            eachMessage: async ({ partition, message }) => {
-                received.push({ partition, key: message.key!.toString(), value: JSON.parse(message.value!.toString()) as Sent });
-            },
-        });
-        await waitUntil(`${expected} messages from ${topic}`, () => {
-            if (fatal) throw fatal;
-            return received.length >= expected;
-        }, { timeoutMs: 60_000 });
-        return received;
-    } finally {
-        await consumer.disconnect();
-    }
+/** Everything on the topic, read from the beginning by a fresh consumer group. */
+async function readAll(topic: string): Promise<Array<{ partition: number; key: string; value: Sent }>> {
+    return (await readTopic("kafka-it", topic)).map((r) => ({ partition: r.partition, key: r.key!, value: JSON.parse(r.value) as Sent }));
 }
 
 describe("kafka engine", () => {
     const topic = `orders-${randomUUID()}`;
     const sent: Sent[] = [];
+    scratchTopics("kafka-it", [{ topic, numPartitions: 3 }]);
 
+    // One produce for both tests, so neither depends on the other having run.
     before(async () => {
-        const admin = client().admin();
-        await admin.connect();
-        await admin.createTopics({ topics: [{ topic, numPartitions: 3, replicationFactor: 1 }], waitForLeaders: true });
-        await admin.disconnect();
+        const producer = kafkaClient("kafka-it").producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
+        await producer.connect();
+        try {
+            for (let seq = 0; seq < PER_KEY; seq++) {
+                const batch = Array.from({ length: KEYS }, (_, k) => ({ key: `key-${k}`, seq, payload: `order ${k}/${seq}` }));
+                await producer.send({ topic, messages: batch.map((m) => ({ key: m.key, value: JSON.stringify(m) })) });
+                sent.push(...batch);
+            }
+        } finally {
+            await producer.disconnect();
+        }
     });
 
     it("an idempotent producer's keyed messages all come back through a consumer group, in order per key", async () => {
-        const kafka = client();
-        const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
-        await producer.connect();
-        for (let seq = 0; seq < PER_KEY; seq++) {
-            const batch = Array.from({ length: KEYS }, (_, k) => ({ key: `key-${k}`, seq, payload: `order ${k}/${seq}` }));
-            sent.push(...batch);
-            await producer.send({ topic, messages: batch.map((m) => ({ key: m.key, value: JSON.stringify(m) })) });
-        }
-        await producer.disconnect();
-
-        const received = await readAll(kafka, topic, sent.length);
+        const received = await readAll(topic);
         assert.equal(received.length, sent.length, "exactly once each: no duplicates, nothing lost");
 
         const byKey = new Map<string, typeof received>();
@@ -82,10 +55,9 @@ describe("kafka engine", () => {
     });
 
     it("committed messages survive a broker restart", async () => {
-        assert.equal(sent.length, KEYS * PER_KEY, "runs after the produce test");
         const restarted = await restartKafka(engine("kafka"));
         saveEngine(restarted);
-        const received = await readAll(client(), topic, sent.length);
+        const received = await readAll(topic);
         assert.deepEqual(
             received.map((r) => `${r.key}:${r.value.seq}`).sort(),
             sent.map((m) => `${m.key}:${m.seq}`).sort(),

@@ -12,16 +12,18 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
-import { Kafka, logLevel } from "kafkajs";
+import type { Admin } from "kafkajs";
 import { TopicProvider } from "../../components/kafka/topics";
 import { generateEvents, HEARTBEAT_INTERVAL_SECONDS, titlesById, type AggregateRow, type ViewingEvent } from "../../pipeline/events";
 import { offsetsOfKey } from "../../pipeline/consumer/batcher";
 import { parseProcessorConfig, type ProcessorConfig } from "../../pipeline/processor/config";
+import { JobManager, terminalStates } from "../../pipeline/processor/flink-api";
 import { submitPipeline } from "../../pipeline/processor/submit";
 import { createLogger } from "../../pipeline/shared/log";
 import { restartKafka } from "../engines/kafka";
-import { sleep, waitUntil } from "../engines/lib";
+import { waitUntil } from "../engines/lib";
 import { engine, saveEngine } from "../engines/state";
+import { flinkDiagnosis, kafkaClient as namedKafkaClient, leavesFlinkAsFound, readTopic } from "./fixtures";
 import { startApp, type AppProcess } from "./pipeline-apps";
 
 const SEED = 7;
@@ -66,7 +68,18 @@ describe("pipeline (producer -> Kafka -> Flink SQL -> consumer -> S3, Iceberg, D
     let config: ProcessorConfig;
     let jobId: string | undefined;
 
-    const kafkaClient = () => new Kafka({ clientId: "pipeline-it", brokers: [engine("kafka").endpoints.bootstrap!], logLevel: logLevel.NOTHING });
+    const kafkaClient = () => namedKafkaClient("pipeline-it");
+    const withAdmin = async <T>(fn: (admin: Admin) => Promise<T>): Promise<T> => {
+        const admin = kafkaClient().admin();
+        await admin.connect();
+        try {
+            return await fn(admin);
+        } finally {
+            await admin.disconnect();
+        }
+    };
+    /** Records on a topic written without transactions: offsets count them. */
+    const eventsOn = async (topic: string) => (await withAdmin((admin) => admin.fetchTopicOffsets(topic))).reduce((n, p) => n + Number(p.high), 0);
     const s3 = () => {
         const h = engine("s3");
         return new S3Client({ endpoint: h.endpoints.url, region: h.details.region, forcePathStyle: true,
@@ -82,6 +95,20 @@ describe("pipeline (producer -> Kafka -> Flink SQL -> consumer -> S3, Iceberg, D
             BATCH_MAX_RECORDS: "40", BATCH_MAX_AGE_SECONDS: "2",
         };
     };
+
+    // The suite's own clean-up, also after a failure: its apps and its Flink jobs stop.
+    leavesFlinkAsFound(async () => {
+        for (const app of apps) if (app.child.exitCode === null) app.child.kill("SIGKILL");
+        if (!config) return;
+        const jm = new JobManager(engine("flink").endpoints.rest!);
+        for (const job of (await jm.jobs()).filter((j) => j.name.startsWith(config.PIPELINE_NAME) && !terminalStates.has(j.state))) {
+            await fetch(`${jm.base}/jobs/${job.jid}?mode=cancel`, { method: "PATCH" });
+        }
+    });
+    after(async () => {
+        const bootstrap = engine("kafka").endpoints.bootstrap!;
+        for (const name of Object.values(topics)) await new TopicProvider().delete(name, { bootstrap, name, partitions: 1, replicationFactor: 1, config: {} });
+    });
 
     before(async () => {
         const bootstrap = engine("kafka").endpoints.bootstrap!;
@@ -108,17 +135,6 @@ describe("pipeline (producer -> Kafka -> Flink SQL -> consumer -> S3, Iceberg, D
         });
     });
 
-    after(async () => {
-        for (const app of apps) if (app.child.exitCode === null) app.child.kill("SIGKILL");
-        if (jobId) {
-            const rest = engine("flink").endpoints.rest!;
-            const jobs = (await (await fetch(`${rest}/jobs/overview`)).json()) as { jobs: Array<{ jid: string; name: string; state: string }> };
-            for (const job of jobs.jobs.filter((j) => j.name.startsWith(config.PIPELINE_NAME) && j.state === "RUNNING")) {
-                await fetch(`${rest}/jobs/${job.jid}?mode=cancel`, { method: "PATCH" });
-            }
-        }
-    });
-
     it("submits the Flink job once: a second run with the same SQL leaves it running", async () => {
         const log = createLogger("processor", "info", (line) => submitterLog.push(line));
         const first = await submitPipeline(config, log);
@@ -142,8 +158,8 @@ describe("pipeline (producer -> Kafka -> Flink SQL -> consumer -> S3, Iceberg, D
         });
         apps.push(producer);
 
-        // The broker goes away while the producer is sending (it sends for about 10 s).
-        await sleep(3_000);
+        // The broker goes away while the producer is sending (it sends for about 10 s): once a fifth is on the topic.
+        await waitUntil("a fifth of the events on the raw topic", async () => (await eventsOn(topics.raw)) >= EVENTS / 5, { timeoutMs: 60_000, intervalMs: 100 });
         assert.equal(producer.child.exitCode, null, `producer still running before the restart\n${producer.output()}`);
         saveEngine(await restartKafka(engine("kafka")));
         assert.equal(await producer.exited, 0, producer.output());
@@ -184,9 +200,15 @@ describe("pipeline (producer -> Kafka -> Flink SQL -> consumer -> S3, Iceberg, D
             return { keys: objects.map((o) => o.Key!), rows };
         };
         await waitUntil(`${expected.length} aggregate rows archived`, async () => (await readArchive()).rows.length >= expected.length,
-            { timeoutMs: 180_000, intervalMs: 2_000 });
-        // Anything duplicated would show up in a later batch: give it time to, then stop cleanly.
-        await sleep(5_000);
+            { timeoutMs: 180_000, intervalMs: 2_000, diagnose: async () => `${await flinkDiagnosis()}\nconsumer:\n${consumer.output()}` });
+        // Anything duplicated would show up in a later batch: wait until the archiver has committed past
+        // the last aggregate of every partition (it commits after the write), then stop it cleanly.
+        const last = new Map<number, number>();
+        for (const r of await readTopic("pipeline-it", topics.processed)) last.set(r.partition, Math.max(last.get(r.partition) ?? -1, Number(r.offset)));
+        await waitUntil("the archiver committed past the last aggregate", async () => {
+            const [committed] = await withAdmin((admin) => admin.fetchOffsets({ groupId: `archiver-${id}`, topics: [topics.processed] }));
+            return [...last].every(([partition, offset]) => Number(committed!.partitions.find((p) => p.partition === partition)?.offset ?? -1) > offset);
+        }, { timeoutMs: 60_000, intervalMs: 500, diagnose: () => consumer.output() });
         consumer.child.kill("SIGTERM");
         assert.equal(await consumer.exited, 0, consumer.output());
         const archive = await readArchive();
@@ -200,17 +222,9 @@ describe("pipeline (producer -> Kafka -> Flink SQL -> consumer -> S3, Iceberg, D
             if (ranges[i]!.partition === ranges[i - 1]!.partition) assert.ok(Number(ranges[i]!.first) > Number(ranges[i - 1]!.last), `overlapping objects ${JSON.stringify(ranges)}`);
         }
 
-        // The dead letters: exactly the malformed records, with their reason.
-        const dlqConsumer = kafkaClient().consumer({ groupId: `dlq-check-${id}` });
-        const dead: Array<{ value: string; reason: string }> = [];
-        await dlqConsumer.connect();
-        await dlqConsumer.subscribe({ topic: topics.dlq, fromBeginning: true });
-        await dlqConsumer.run({ eachMessage: async ({ message }) => {
-            dead.push({ value: message.value!.toString(), reason: String(message.headers?.["dlq.reason"]) });
-        } });
-        await waitUntil("dead letters", () => dead.length >= malformed.length, { timeoutMs: 60_000 });
-        await sleep(2_000);
-        await dlqConsumer.disconnect();
+        // The dead letters: exactly the malformed records, with their reason. They were written before
+        // the last aggregates (same checkpoint or an earlier one), so the topic is complete by now.
+        const dead = (await readTopic("pipeline-it", topics.dlq)).map((r) => ({ value: r.value, reason: String(r.headers["dlq.reason"]) }));
         assert.deepEqual(dead.map((d) => d.value).sort(), [...malformed].sort());
         assert.deepEqual(dead.map((d) => d.reason).sort(), ["invalid-event", "invalid-event", "not-a-json-object"]);
 

@@ -9,14 +9,21 @@ import { watch } from "../../pipeline/processor/main";
 import { createLogger } from "../../pipeline/shared/log";
 import { freePort, waitUntil } from "../engines/lib";
 import { engine } from "../engines/state";
+import { leavesFlinkAsFound } from "./fixtures";
 
 describe("processor keeper mode on a real Flink job", () => {
+    let jobId: string | undefined;
+    // Cancelled by the test itself; after a failure, here.
+    leavesFlinkAsFound(async () => {
+        if (jobId) await fetch(`${engine("flink").endpoints.rest}/jobs/${jobId}?mode=cancel`, { method: "PATCH" });
+    });
+
     it("is healthy while the job runs and exits 1 when it stops", async () => {
         const flink = engine("flink");
         const session = await GatewaySession.open(flink.endpoints.gateway!, {});
         await session.execute("CREATE TEMPORARY TABLE ticks (n BIGINT) WITH ('connector' = 'datagen', 'rows-per-second' = '5')");
         await session.execute("CREATE TEMPORARY TABLE sink (n BIGINT) WITH ('connector' = 'blackhole')");
-        const { jobId } = await session.execute("INSERT INTO sink SELECT n FROM ticks");
+        ({ jobId } = await session.execute("INSERT INTO sink SELECT n FROM ticks"));
         await session.close();
         assert.ok(jobId);
         const jm = new JobManager(flink.endpoints.rest!);

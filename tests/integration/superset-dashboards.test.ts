@@ -1,8 +1,8 @@
 /**
  * Dashboards as code against a real Superset and a real Druid: the same create-or-update and
  * delete the tier's dynamic provider runs. Superset tests the connection when a database is
- * created and reads a dataset's columns from the datasource, so Druid must serve
- * `viewing_aggregates` first: it is ingested here from inline rows (native batch).
+ * created and reads a dataset's columns from the datasource, so Druid must serve the table first:
+ * it is ingested here from inline rows (native batch), under a name of this run's own.
  */
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
@@ -17,13 +17,15 @@ import {
     Session,
     viewingDashboard,
 } from "../../components/superset/dashboards";
-import { waitUntil } from "../engines/lib";
+import { GiveUp, waitUntil } from "../engines/lib";
 import { engine } from "../engines/state";
+import { druidDiagnosis, druidUrl, leavesDruidAsFound } from "./fixtures";
 import { jsonCall } from "./http";
 
-const TABLE = "viewing_aggregates";
+/** The pipeline's table name, made this run's own: a rerun on the same engines starts from an empty table. */
+const TABLE = `viewing_aggregates_${randomUUID().slice(0, 8)}`;
 
-const druid = <T>(method: string, path: string, body?: unknown) => jsonCall<T>(engine("druid").endpoints.router!, method, path, body);
+const druid = <T>(method: string, path: string, body?: unknown) => jsonCall<T>(druidUrl(), method, path, body);
 
 /** 3 titles x 2 countries/devices x the last 5 minutes, with the columns the pipeline writes. */
 function viewingRows(now: number): Record<string, unknown>[] {
@@ -55,19 +57,19 @@ async function ingestViewingAggregates(rows: Record<string, unknown>[]): Promise
         },
     });
     await waitUntil(`task ${task} done`, async () => {
-        const { status } = await druid<{ status: { statusCode: string } }>("GET", `/druid/indexer/v1/task/${encodeURIComponent(task)}/status`);
-        assert.notEqual(status.statusCode, "FAILED", `ingestion task ${task} failed`);
+        const { status } = await druid<{ status: { statusCode: string; errorMsg?: string } }>("GET", `/druid/indexer/v1/task/${encodeURIComponent(task)}/status`);
+        if (status.statusCode === "FAILED") throw new GiveUp(`ingestion task ${task} FAILED: ${status.errorMsg}`);
         return status.statusCode === "SUCCESS";
-    }, { timeoutMs: 180_000, intervalMs: 1_000 });
+    }, { timeoutMs: 180_000, intervalMs: 1_000, diagnose: druidDiagnosis });
     // Published is not yet queryable: the historical must load the segment.
     await waitUntil(`${rows.length} rows in ${TABLE}`, async () => {
-        const response = await fetch(`${engine("druid").endpoints.router}/druid/v2/sql`, {
+        const response = await fetch(`${druidUrl()}/druid/v2/sql`, {
             method: "POST",
             headers: { "content-type": "application/json" },
             body: JSON.stringify({ query: `SELECT COUNT(*) AS n FROM "${TABLE}"` }),
         });
         return response.ok && ((await response.json()) as { n: number }[])[0]?.n === rows.length;
-    }, { timeoutMs: 180_000, intervalMs: 1_000 });
+    }, { timeoutMs: 180_000, intervalMs: 1_000, diagnose: druidDiagnosis });
 }
 
 type Json = Record<string, unknown>;
@@ -95,17 +97,17 @@ describe("Superset dashboards as code (real Superset + Druid)", function () {
     let spec: DashboardSpec;
     let s: Session;
     let state: DashboardState;
+    leavesDruidAsFound();
 
     before(async () => {
         const sup = engine("superset");
         await ingestViewingAggregates(viewingRows(Date.now()));
         const broker = new URL(engine("druid").endpoints.broker!).host;
-        spec = { url: sup.endpoints.url!, username: sup.details.username!, password: sup.details.password!, ...viewingDashboard(druidSqlalchemyUri(broker), { prefix }), tableWaitSeconds: 60 };
+        spec = { url: sup.endpoints.url!, username: sup.details.username!, password: sup.details.password!, ...viewingDashboard(druidSqlalchemyUri(broker), { prefix, table: TABLE }), tableWaitSeconds: 60 };
         s = await login(spec.url, spec.username, spec.password);
     });
 
-    // The engine's SQLite metadata keeps a legacy unique index on dataset table names (PostgreSQL,
-    // as the tier runs, does not): a dataset left behind by a failed run would block the next.
+    // Superset's metadata outlives the suite like Druid's does: a failed run leaves nothing behind.
     after(async () => {
         if (state) await deleteDashboard(state);
     });

@@ -3,7 +3,7 @@ import { installMocks, leakedSecrets, plain, PROJECT, resolve, SECRET_MARK } fro
 installMocks();
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigError, parseStackConfig, profiles } from "../../components/config";
-import { DruidRole, DruidTier, druidEnv, druidExtensions, druidMemoryPlan, druidProperty, druidRoles, druidSizes, jvmOptions, measuredNonHeapMiB, processingRoles } from "../../components/druid";
+import { DruidRole, DruidTier, druidEnv, druidExtensions, druidMemoryPlan, druidProperty, druidRoleProperties, druidRoles, druidSizes, jvmOptions, measuredNonHeapMiB, processingRoles } from "../../components/druid";
 import { DeployedService, Platform, ServiceSpec } from "../../components/platform/types";
 import { build, Built, env, T } from "./build";
 
@@ -127,6 +127,20 @@ describe("Druid tier", () => {
                 for (const ext of ["druid-kafka-indexing-service", "druid-s3-extensions", "postgresql-metadata-storage"]) assert.ok(list.includes(ext), `${name}: ${ext}`);
                 assert.deepEqual(list, druidExtensions);
             }
+        });
+
+        it("renders each role's own settings from druidRoleProperties, the function the test Druid runs", () => {
+            for (const r of druidRoles) {
+                const e = env(b, `druid-${r}`);
+                for (const [name, value] of Object.entries(druidEnv(druidRoleProperties(r, "laptop")))) assert.equal(e[name], value, `druid-${r}: ${name}`);
+            }
+        });
+
+        it("frees a task slot within a minute of publishing: segments polled and handoff asked every 15 s", () => {
+            assert.equal(env(b, "druid-coordinator").druid_manager_segments_pollDuration, "PT15S");
+            assert.equal(env(b, "druid-indexer").druid_segment_handoff_pollDuration, "PT15S");
+            assert.equal(env(b, "druid-coordinator").druid_coordinator_period, "PT30S");
+            assert.equal(env(b, "druid-indexer").druid_worker_capacity, "2");
         });
 
         it("keeps segments and task logs in the Druid bucket on MinIO (endpoint, path style, region)", () => {
