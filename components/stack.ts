@@ -87,6 +87,7 @@ export function buildStack(cfg: StackConfig): Stack {
               druid
                   ? {
                         druidUri: druid.brokerSqlAlchemyUri,
+                        druidTable: druid.aggregatesDataSource,
                         druidReady: [...druid.services.map((s) => s.ready), druid.supervisor, ...(pipeline?.services.map((s) => s.ready) ?? [])],
                     }
                   : {},

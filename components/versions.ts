@@ -28,6 +28,8 @@ export const versions = {
     moto: "5.2.5",
     java: "17",
     node: "22.21.1",
+    /** The Pulumi CLI the engine tests drive (built from the Go module proxy); users need this or newer. */
+    pulumiCli: "3.274.1",
 } as const;
 
 /** Pinned images, by the service family that uses them. Config may override a tag, never the table. */

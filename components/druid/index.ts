@@ -6,7 +6,7 @@ import { ObjectStoreOutputs } from "../objectstore";
 import { DeployedService, Platform, ServiceSpec } from "../platform/types";
 import { postgresService } from "../shared/postgres";
 import { druidEnv } from "./env";
-import { KafkaSupervisor, kafkaSupervisorSpec } from "./supervisor";
+import { KafkaSupervisor, KafkaSupervisorArgs, kafkaSupervisorSpec } from "./supervisor";
 
 export { druidConfigSchema } from "./config";
 export { druidEnv, druidProperty } from "./env";
@@ -206,6 +206,20 @@ const healthPath: Record<DruidRole, string> = {
     router: "/status/health",
 };
 
+/**
+ * The aggregates supervisor as the tier declares it, from `druid.aggregates`: it reads the
+ * configured topic, else the Kafka tier's processed topic. `bootstrap` is the Kafka tier's
+ * internal listener (the tasks run inside Druid); `url` is where `pulumi up` reaches the overlord.
+ */
+export function aggregatesSupervisorArgs(cfg: Pick<StackConfig, "druid">, url: pulumi.Input<string>, processedTopic: pulumi.Input<string>, bootstrap: string): KafkaSupervisorArgs {
+    const ds = cfg.druid.aggregates;
+    return {
+        url,
+        dataSource: ds.dataSource,
+        spec: pulumi.output(ds.topic ?? processedTopic).apply((topic) => kafkaSupervisorSpec({ ...ds, topic }, bootstrap)),
+    };
+}
+
 export interface DruidTierArgs {
     store: ObjectStoreOutputs;
     kafka: Pick<KafkaOutputs, "bootstrapInternal" | "topics" | "ready">;
@@ -222,6 +236,8 @@ export class DruidTier extends pulumi.ComponentResource {
     readonly brokerSqlAlchemyUri: string;
     readonly overlordUrlInternal: string;
     readonly supervisor: KafkaSupervisor;
+    /** The datasource the supervisor fills: the table the dashboards read. */
+    readonly aggregatesDataSource: string;
 
     constructor(name: string, cfg: StackConfig, platform: Platform, args: DruidTierArgs, opts?: pulumi.ComponentResourceOptions) {
         super("dataplatform:druid:Druid", name, {}, opts);
@@ -307,18 +323,12 @@ export class DruidTier extends pulumi.ComponentResource {
         this.brokerSqlAlchemyUri = `druid://${deployed.broker.internal.http}/druid/v2/sql/`;
         this.overlordUrlInternal = `http://${deployed.coordinator.internal.http}`;
 
-        const ds = cfg.druid.aggregates;
-        const topic = ds.topic ?? kafka.topics.processed;
-        this.supervisor = new KafkaSupervisor(
-            "supervisor-aggregates",
-            {
-                // Through the published router: the only Druid URL reachable from where `pulumi up` runs.
-                url: this.routerUrl,
-                dataSource: ds.dataSource,
-                spec: pulumi.output(topic).apply((t) => kafkaSupervisorSpec({ ...ds, topic: t }, kafka.bootstrapInternal)),
-            },
-            { parent: this, dependsOn: [deployed.router.ready, deployed.indexer.ready, ...kafka.ready] },
-        );
+        this.aggregatesDataSource = cfg.druid.aggregates.dataSource;
+        // Through the published router: the only Druid URL reachable from where `pulumi up` runs.
+        this.supervisor = new KafkaSupervisor("supervisor-aggregates", aggregatesSupervisorArgs(cfg, this.routerUrl, kafka.topics.processed, kafka.bootstrapInternal), {
+            parent: this,
+            dependsOn: [deployed.router.ready, deployed.indexer.ready, ...kafka.ready],
+        });
         this.registerOutputs({ routerUrl: this.routerUrl, brokerSqlAlchemyUri: this.brokerSqlAlchemyUri });
     }
 }

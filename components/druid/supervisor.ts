@@ -62,6 +62,71 @@ export function kafkaSupervisorSpec(ds: DataSourceConfig & { topic: string }, bo
     };
 }
 
+/** An ISO-8601 duration (PT1H, PT3600S, P1D) in seconds: Druid answers durations in seconds. */
+function durationSeconds(iso: string | undefined): number {
+    const m = /^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$/.exec(iso ?? "");
+    return m ? Number(m[1] ?? 0) * 86400 + Number(m[2] ?? 0) * 3600 + Number(m[3] ?? 0) * 60 + Number(m[4] ?? 0) : NaN;
+}
+
+/** Druid writes standard granularities as their name, others as objects ({"type": "none"}, {"type": "period", ...}). */
+const periodGranularities: Record<string, string> = {
+    PT1S: "SECOND", PT1M: "MINUTE", PT15M: "FIFTEEN_MINUTE", PT30M: "THIRTY_MINUTE", PT1H: "HOUR",
+    P1D: "DAY", P1W: "WEEK", P1M: "MONTH", P3M: "QUARTER", P1Y: "YEAR",
+};
+function granularityName(g: unknown): string {
+    if (typeof g === "string") return g.toUpperCase();
+    const o = (g ?? {}) as { type?: string; period?: string };
+    if (o.type === "period" && o.period) return periodGranularities[o.period] ?? JSON.stringify(g);
+    return o.type ? o.type.toUpperCase() : JSON.stringify(g);
+}
+
+type Json = Record<string, unknown>;
+
+/**
+ * The supervisor Druid runs, in the words of our spec: Druid answers with every default filled
+ * in (dimension objects, aggregators with expressions, durations in seconds), so only the fields
+ * the spec sets are read back, each in the form the spec writes it. Equal to the declared spec
+ * when nothing was changed behind Pulumi's back.
+ */
+export function supervisorSpecFromDruid(live: Json, declared: KafkaSupervisorSpec): KafkaSupervisorSpec {
+    const spec = (live.spec ?? live) as Json;
+    const d = (spec.dataSchema ?? {}) as Json;
+    const io = (spec.ioConfig ?? {}) as Json;
+    const timestamp = (d.timestampSpec ?? {}) as Json;
+    const granularity = (d.granularitySpec ?? {}) as Json;
+    const dimensions = (((d.dimensionsSpec ?? {}) as Json).dimensions ?? []) as (string | { name: string })[];
+    const metrics = (d.metricsSpec ?? []) as { type: string; name: string; fieldName?: string }[];
+    const taskDuration = String(io.taskDuration ?? "");
+    return {
+        type: live.type as "kafka",
+        spec: {
+            dataSchema: {
+                dataSource: d.dataSource as string,
+                timestampSpec: { column: timestamp.column as string, format: timestamp.format as string },
+                dimensionsSpec: { dimensions: dimensions.map((x) => (typeof x === "string" ? x : x.name)) },
+                metricsSpec: metrics.map((m) => (m.type === "count" ? { type: m.type, name: m.name } : { type: m.type, name: m.name, fieldName: m.fieldName })),
+                granularitySpec: {
+                    type: granularity.type as "uniform",
+                    segmentGranularity: granularityName(granularity.segmentGranularity),
+                    queryGranularity: granularityName(granularity.queryGranularity),
+                    rollup: granularity.rollup as boolean,
+                },
+            },
+            ioConfig: {
+                topic: io.topic as string,
+                inputFormat: { type: ((io.inputFormat ?? {}) as Json).type as "json" },
+                consumerProperties: io.consumerProperties as { "bootstrap.servers": string },
+                useEarliestOffset: io.useEarliestOffset as boolean,
+                taskCount: io.taskCount as number,
+                replicas: io.replicas as number,
+                // The declared text when it is the same length of time (PT1H, not Druid's PT3600S).
+                taskDuration: durationSeconds(taskDuration) === durationSeconds(declared.spec.ioConfig.taskDuration) ? declared.spec.ioConfig.taskDuration : taskDuration,
+            },
+            tuningConfig: { type: ((spec.tuningConfig ?? {}) as Json).type as "kafka" },
+        },
+    };
+}
+
 export interface SupervisorState {
     /** Router (or overlord) URL reachable from where `pulumi up` runs: the published router. */
     url: string;
@@ -113,6 +178,18 @@ export class SupervisorProvider implements pulumi.dynamic.ResourceProvider<Super
         // Druid hands the running tasks over to the new spec itself (they stop and restart from their offsets).
         await submit(news);
         return { outs: news };
+    }
+
+    /**
+     * The supervisor Druid runs (`pulumi refresh`): a spec changed through Druid's console or API
+     * shows as drift, which the next `pulumi up` reverts; a terminated supervisor is gone from the state.
+     */
+    async read(id: string, props?: SupervisorState): Promise<pulumi.dynamic.ReadResult<SupervisorState>> {
+        if (!props?.url) throw new Error(`supervisor ${id}: reading needs the router URL from the state (import is not supported)`);
+        const { status, text } = await overlordCall(props.url, "GET", `/druid/indexer/v1/supervisor/${encodeURIComponent(id)}`);
+        if (status === 404) return {};
+        if (status < 200 || status >= 300) throw new Error(`Druid at ${props.url} could not read the supervisor "${id}" (HTTP ${status}): ${druidMessage(text)}`);
+        return { id, props: { ...props, spec: supervisorSpecFromDruid(JSON.parse(text) as Json, props.spec) } };
     }
 
     async delete(id: string, props: SupervisorState): Promise<void> {

@@ -5,7 +5,7 @@ import { heapOpts } from "../platform/jvm";
 import { DeployedService, Platform, ServiceSpec } from "../platform/types";
 import { replication, TopicKey } from "./config";
 import { apacheKafkaEnv, confluentEnv, springEnv } from "./env";
-import { Topic } from "./topics";
+import { Topic, TopicArgs } from "./topics";
 
 export { replication } from "./config";
 export { Topic, TopicProvider } from "./topics";
@@ -37,6 +37,28 @@ export function kafkaNodes(cfg: Pick<StackConfig, "kafka">): KafkaNode[] {
 }
 
 /** Every container this tier would run, with its memory: checked against the profile before anything is created. */
+/**
+ * One pipeline topic as the tier declares it, from `kafka.topics.<key>`: replicated like the
+ * cluster unless the key says otherwise, and always one in-sync replica short of all of them, so
+ * a broker can restart under acks=all.
+ */
+export function topicArgs(cfg: Pick<StackConfig, "kafka">, key: TopicKey, bootstrap: pulumi.Input<string>): TopicArgs {
+    const t = cfg.kafka.topics[key];
+    const rf = replication(cfg.kafka.brokers);
+    const factor = t.replicationFactor ?? rf.factor;
+    return {
+        bootstrap,
+        name: t.name,
+        partitions: t.partitions,
+        replicationFactor: factor,
+        config: {
+            "retention.ms": String(t.retentionHours * 3_600_000),
+            "min.insync.replicas": String(Math.max(1, Math.min(rf.minInSync, factor - 1))),
+            "cleanup.policy": "delete",
+        },
+    };
+}
+
 export function kafkaMemoryPlan(cfg: StackConfig): Record<string, number> {
     const size = sizes[cfg.profile];
     const plan: Record<string, number> = {};
@@ -280,23 +302,8 @@ export class KafkaTier extends pulumi.ComponentResource implements KafkaOutputs 
         this.ksqldbUrl = `http://${ksqldb.internal.http}`;
 
         // Topics are created through the host listener once every broker is healthy.
-        const topics = Object.entries(cfg.kafka.topics).map(([key, t]) => {
-            const factor = t.replicationFactor ?? rf.factor;
-            const topic = new Topic(
-                `topic-${key}`,
-                {
-                    bootstrap: this.bootstrapHost,
-                    name: t.name,
-                    partitions: t.partitions,
-                    replicationFactor: factor,
-                    config: {
-                        "retention.ms": String(t.retentionHours * 3_600_000),
-                        "min.insync.replicas": String(Math.max(1, Math.min(rf.minInSync, factor - 1))),
-                        "cleanup.policy": "delete",
-                    },
-                },
-                { parent: this, dependsOn: this.brokers.map((b) => b.ready) },
-            );
+        const topics = (Object.keys(cfg.kafka.topics) as TopicKey[]).map((key) => {
+            const topic = new Topic(`topic-${key}`, topicArgs(cfg, key, this.bootstrapHost), { parent: this, dependsOn: this.brokers.map((b) => b.ready) });
             return [key, topic] as const;
         });
         this.topics = Object.fromEntries(topics.map(([k, t]) => [k, t.name])) as Record<TopicKey, pulumi.Output<string>>;

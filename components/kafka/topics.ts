@@ -34,6 +34,22 @@ async function withAdmin<T>(bootstrap: string, fn: (admin: Admin) => Promise<T>)
 
 const configEntries = (config: Record<string, string>) => Object.entries(config).map(([name, value]) => ({ name, value }));
 
+/** The same configs in any key order: state read back, or a topic described by the broker, keeps no order. */
+const sameConfig = (a: Record<string, string> = {}, b: Record<string, string> = {}) =>
+    Object.keys(a).length === Object.keys(b).length && Object.entries(a).every(([k, v]) => b[k] === v);
+
+/** kafkajs' ConfigSource for a config set on the topic itself (not a broker or static default). */
+const TOPIC_CONFIG_SOURCE = 1;
+
+/** Kafka errors name neither the topic nor the broker; ours do, so a failed `pulumi up` says where it failed. */
+async function onTopic<T>(what: string, bootstrap: string, fn: () => Promise<T>): Promise<T> {
+    try {
+        return await fn();
+    } catch (e) {
+        throw new Error(`${what} through Kafka at ${bootstrap}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+}
+
 export class TopicProvider implements pulumi.dynamic.ResourceProvider<TopicState, TopicState> {
     async check(olds: TopicState, news: TopicState): Promise<pulumi.dynamic.CheckResult<TopicState>> {
         const failures: pulumi.dynamic.CheckFailure[] = [];
@@ -56,15 +72,15 @@ export class TopicProvider implements pulumi.dynamic.ResourceProvider<TopicState
     }
 
     async diff(_id: string, olds: TopicState, news: TopicState): Promise<pulumi.dynamic.DiffResult> {
-        const changed = (["name", "partitions", "replicationFactor", "config"] as const).filter(
-            (k) => JSON.stringify(olds[k]) !== JSON.stringify(news[k]),
+        const changed = (["name", "partitions", "replicationFactor", "config"] as const).filter((k) =>
+            k === "config" ? !sameConfig(olds.config, news.config) : olds[k] !== news[k],
         );
         // A new bootstrap address (say, another host port) is the same topic reached another way.
         return { changes: changed.length > 0, replaces: changed.includes("name") ? ["name"] : [], deleteBeforeReplace: false };
     }
 
     async create(inputs: TopicState): Promise<pulumi.dynamic.CreateResult<TopicState>> {
-        await withAdmin(inputs.bootstrap, async (admin) => {
+        await onTopic(`creating topic ${inputs.name}`, inputs.bootstrap, () => withAdmin(inputs.bootstrap, async (admin) => {
             const created = await admin.createTopics({
                 waitForLeaders: true,
                 topics: [
@@ -78,31 +94,51 @@ export class TopicProvider implements pulumi.dynamic.ResourceProvider<TopicState
             });
             // Adopting an existing topic silently would let `destroy` delete data we never owned.
             if (!created) throw new Error(`topic ${inputs.name} already exists; delete it or choose another name in kafka.topics`);
-        });
+        }));
         return { id: inputs.name, outs: inputs };
     }
 
     async update(id: string, olds: TopicState, news: TopicState): Promise<pulumi.dynamic.UpdateResult<TopicState>> {
-        await withAdmin(news.bootstrap, async (admin) => {
+        await onTopic(`updating topic ${id}`, news.bootstrap, () => withAdmin(news.bootstrap, async (admin) => {
             if (news.partitions > olds.partitions) {
                 await admin.createPartitions({ topicPartitions: [{ topic: id, count: news.partitions }] });
             }
-            if (JSON.stringify(olds.config) !== JSON.stringify(news.config)) {
+            if (!sameConfig(olds.config, news.config)) {
                 // Not incremental: keys we no longer declare fall back to the broker default.
                 await admin.alterConfigs({
                     validateOnly: false,
                     resources: [{ type: 2 /* ConfigResourceTypes.TOPIC */, name: id, configEntries: configEntries(news.config) }],
                 });
             }
-        });
+        }));
         return { outs: news };
     }
 
+    /**
+     * What the broker has (`pulumi refresh`): partitions, replication and the configs set on the
+     * topic itself, so a change made with Kafka's own tools shows as drift. A deleted topic is gone
+     * from the state.
+     */
+    async read(id: string, props?: TopicState): Promise<pulumi.dynamic.ReadResult<TopicState>> {
+        // Only ever called on refresh, with the state's own props: import by id is not supported.
+        if (!props?.bootstrap) throw new Error(`topic ${id}: reading needs the bootstrap address from the state (import is not supported)`);
+        return onTopic(`reading topic ${id}`, props.bootstrap, () => withAdmin(props.bootstrap, async (admin) => {
+            if (!(await admin.listTopics()).includes(id)) return {};
+            const [metadata] = (await admin.fetchTopicMetadata({ topics: [id] })).topics;
+            const described = await admin.describeConfigs({ includeSynonyms: false, resources: [{ type: 2 /* ConfigResourceTypes.TOPIC */, name: id }] });
+            const config = Object.fromEntries(
+                described.resources[0]!.configEntries.filter((e) => e.configSource === TOPIC_CONFIG_SOURCE).map((e) => [e.configName, e.configValue]),
+            );
+            const partitions = metadata!.partitions;
+            return { id, props: { ...props, name: id, partitions: partitions.length, replicationFactor: partitions[0]?.replicas.length ?? props.replicationFactor, config } };
+        }));
+    }
+
     async delete(id: string, props: TopicState): Promise<void> {
-        await withAdmin(props.bootstrap, async (admin) => {
+        await onTopic(`deleting topic ${id}`, props.bootstrap, () => withAdmin(props.bootstrap, async (admin) => {
             const existing = await admin.listTopics();
             if (existing.includes(id)) await admin.deleteTopics({ topics: [id], timeout: 30_000 });
-        });
+        }));
     }
 }
 

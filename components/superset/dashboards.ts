@@ -153,9 +153,31 @@ async function byId(s: Session, kind: string, id: number | undefined): Promise<J
     return r.status === 404 ? undefined : r.body.result;
 }
 
-async function findIds(s: Session, kind: string, col: string, value: string): Promise<Json[]> {
-    const r = await s.call<{ result: Json[]; ids: number[] }>("GET", `/api/v1/${kind}/${filterQuery(col, value)}`);
-    return r.body.result.map((row, i) => ({ ...row, id: r.body.ids[i] ?? row.id }));
+/**
+ * The objects of `kind` whose `col` equals `value`. Superset's list API is not safe under
+ * concurrent requests: with another client listing at the same time (a user's browser), a call
+ * can be answered with the rows of the other request's filter (apache/superset#33828; seen here
+ * on 2 of 100 calls with 4 at a time). Trusting such an answer would adopt a stranger's chart,
+ * or create a second copy of ours. So every row is checked against the filter, and an answer
+ * counts only once calls in a row agree on it: two for a found object, three for "none" (an
+ * answer mixed up with a filter that matched nothing is empty, and looks clean).
+ */
+export async function findIds(s: Session, kind: string, col: string, value: string): Promise<Json[]> {
+    let previous: string | undefined;
+    let agreeing = 0;
+    for (let attempt = 1; attempt <= 10; attempt++) {
+        const r = await s.call<{ result: Json[]; ids: number[] }>("GET", `/api/v1/${kind}/${filterQuery(col, value)}`);
+        const rows: Json[] = r.body.result.map((row, i) => ({ ...row, id: r.body.ids[i] ?? row.id }));
+        if (!rows.every((row) => row[col] === value)) {
+            previous = undefined; // mixed up with another request: start over
+            continue;
+        }
+        const answer = rows.map((row) => row.id).sort().join(",");
+        agreeing = answer === previous ? agreeing + 1 : 1;
+        previous = answer;
+        if (agreeing >= (rows.length ? 2 : 3)) return rows;
+    }
+    throw new Error(`Superset ${kind} list (${col} = ${JSON.stringify(value)}): no two answers in a row agreed; its list API mixes up concurrent requests (apache/superset#33828). Run pulumi up again.`);
 }
 
 /**

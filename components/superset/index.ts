@@ -5,7 +5,7 @@ import { ProfileName, StackConfig } from "../config";
 import { DeployedService, Platform } from "../platform/types";
 import { builtImage, folderDigest } from "../shared/image";
 import { postgresService } from "../shared/postgres";
-import { SupersetDashboards, viewingDashboard } from "./dashboards";
+import { SupersetDashboards, SupersetDashboardsArgs, viewingDashboard } from "./dashboards";
 
 export { druidSqlalchemyUri, SupersetDashboards, viewingDashboard } from "./dashboards";
 
@@ -102,8 +102,18 @@ export interface SupersetTierArgs {
      * from the Druid tier. Without it the tier runs Superset alone and provisions no dashboards.
      */
     druidUri?: string;
+    /** The Druid datasource the dashboard charts: the Druid tier's aggregates table. */
+    druidTable?: string;
     /** What must be up before dashboards are provisioned (the Druid tier's services). */
     druidReady?: pulumi.Resource[];
+}
+
+/**
+ * The viewing dashboard as the tier declares it: the admin's login (the password a secret), the
+ * Druid connection, and charts over `table` (the Druid tier's aggregates datasource).
+ */
+export function viewingDashboardArgs(url: string, password: pulumi.Input<string>, druidUri: string, table?: string): SupersetDashboardsArgs {
+    return { url, username: ADMIN_USER, password, ...viewingDashboard(druidUri, { table }) };
 }
 
 /** Superset (web + bootstrap), its PostgreSQL metadata DB, Redis as cache, and the viewing dashboard as code. */
@@ -192,7 +202,7 @@ export class SupersetTier extends pulumi.ComponentResource {
         if (args.druidUri !== undefined) {
             this.dashboards = new SupersetDashboards(
                 "viewing-dashboard",
-                { url: this.url, username: ADMIN_USER, password: adminPassword, ...viewingDashboard(args.druidUri) },
+                viewingDashboardArgs(this.url, adminPassword, args.druidUri, args.druidTable),
                 { parent: this, dependsOn: [web.ready, ...(args.druidReady ?? [])] },
             );
         }

@@ -1,7 +1,10 @@
 /**
  * npm run engines:up    start all engines (or ENGINES=kafka,s3 plus their dependencies)
  * npm run engines:down  stop everything recorded in .engines/state.json
- * npm run test:engines  up, run the integration suites whose engines are up, down (always)
+ * npm run test:engines  up, run the suites of tests/integration whose engines are up, down (always)
+ * npm run test:pulumi   the same for tests/pulumi (the real Pulumi CLI driving the providers)
+ *
+ * `test [dir]` starts the engines the dir's suites need (or ENGINES=a,b) and runs those suites.
  */
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
@@ -17,24 +20,29 @@ function requestedEngines(): string[] | undefined {
     return list?.length ? list : undefined;
 }
 
-/** Suite files to run: those whose engines are all started. Unmapped suite files are an error. */
-function suitesFor(started: readonly string[]): string[] {
-    const files = (fs.readdirSync(integrationDir, { recursive: true }) as string[])
+/** The suite files of `dir`, each of which must be mapped to its engines in the registry. */
+function suiteFiles(dir: string): string[] {
+    const files = (fs.readdirSync(dir, { recursive: true }) as string[])
         .filter((f) => f.endsWith(".test.ts"))
-        .map((f) => path.posix.join("tests/integration", f.split(path.sep).join("/")))
+        .map((f) => path.posix.join(path.relative(repoRoot, dir).split(path.sep).join("/"), f.split(path.sep).join("/")))
         .sort();
     const unmapped = files.filter((f) => !suites[f]);
     if (unmapped.length) throw new Error(`suites not mapped to engines in tests/engines/registry.ts: ${unmapped.join(", ")}`);
+    return files;
+}
+
+/** Suite files to run: those whose engines are all started. */
+function suitesFor(files: string[], started: readonly string[]): string[] {
     const chosen = files.filter((f) => suites[f]!.every((name) => started.includes(name)));
     const left = files.filter((f) => !chosen.includes(f));
     if (left.length) log(`not selected (their engines are not in ENGINES): ${left.join(", ")}`);
-    if (!chosen.length) throw new Error(`no integration suite needs only the engines ${started.join(", ")}`);
+    if (!chosen.length) throw new Error(`no suite needs only the engines ${started.join(", ")}`);
     return chosen;
 }
 
 /** mocha merges CLI files with a config's `spec`, so the chosen files go into a generated config. */
-function runMocha(files: string[]): Promise<number> {
-    const config = JSON.parse(fs.readFileSync(path.join(integrationDir, ".mocharc.json"), "utf8"));
+function runMocha(dir: string, files: string[]): Promise<number> {
+    const config = JSON.parse(fs.readFileSync(path.join(dir, ".mocharc.json"), "utf8"));
     const generated = path.join(path.dirname(stateFile()), "mocharc.json");
     fs.writeFileSync(generated, JSON.stringify({ ...config, spec: files }, null, 2));
     return new Promise((resolve) => {
@@ -55,7 +63,7 @@ function stopEverything(): Promise<void> {
     return stopping;
 }
 
-async function main(command: string | undefined): Promise<number> {
+async function main(command: string | undefined, dirArg: string | undefined): Promise<number> {
     switch (command) {
         case "up":
             process.on("SIGINT", () => void stopEverything().then(() => process.exit(130)));
@@ -74,24 +82,27 @@ async function main(command: string | undefined): Promise<number> {
             });
             const t0 = Date.now();
             try {
-                const selected = selectEngines(requestedEngines());
-                const files = suitesFor(selected.map((e) => e.name));
+                const dir = path.resolve(repoRoot, dirArg ?? integrationDir);
+                const all = suiteFiles(dir);
+                // By default, just the engines these suites talk to.
+                const selected = selectEngines(requestedEngines() ?? [...new Set(all.flatMap((f) => suites[f]!))]);
+                const files = suitesFor(all, selected.map((e) => e.name));
                 await upEngines(selected);
                 log(`engines up in ${((Date.now() - t0) / 1000).toFixed(1)} s; running ${files.join(", ")}`);
                 inMocha = true;
-                return await runMocha(files);
+                return await runMocha(dir, files);
             } finally {
                 await stopEverything();
                 log(`total ${((Date.now() - t0) / 1000).toFixed(1)} s`);
             }
         }
         default:
-            console.error("usage: cli.ts up | down | test   (ENGINES=a,b selects engines)");
+            console.error("usage: cli.ts up | down | test [suite dir]   (ENGINES=a,b selects engines)");
             return 2;
     }
 }
 
-main(process.argv[2]).then(
+main(process.argv[2], process.argv[3]).then(
     (code) => process.exit(code),
     (error) => {
         console.error(error instanceof Error ? error.message : error);

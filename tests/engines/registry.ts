@@ -9,6 +9,7 @@ import { druid } from "./druid";
 import { flink } from "./flink";
 import { iceberg } from "./iceberg";
 import { kafka } from "./kafka";
+import { pulumi } from "./pulumi";
 import { s3 } from "./s3";
 import { superset } from "./superset";
 
@@ -19,6 +20,7 @@ export const engines: Engine[] = [
     flink,
     druid,
     superset,
+    pulumi,
 ];
 
 export const suites: Record<string, string[]> = {
@@ -34,4 +36,6 @@ export const suites: Record<string, string[]> = {
     "tests/integration/superset.test.ts": ["superset", "druid"],
     // Superset tests a connection on create and reads a dataset's columns from Druid: both live.
     "tests/integration/superset-dashboards.test.ts": ["superset", "druid"],
+    // The real Pulumi CLI driving the provisioning resources against the engines they provision.
+    "tests/pulumi/lifecycle.test.ts": ["pulumi", "kafka", "druid", "superset"],
 };

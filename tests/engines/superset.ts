@@ -11,6 +11,7 @@
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { ADMIN_USER } from "../../components/superset";
 import type { Engine, EngineContext } from "./types";
 import { freePort, hashKey, pipVenv, run, spawnDetached, waitForHttp } from "./lib";
 
@@ -83,7 +84,8 @@ export const superset: Engine = {
         fs.writeFileSync(path.join(ctx.workDir, "superset_config.py"), configFile(randomBytes(42).toString("base64"), db), { mode: 0o600 });
         const env = supersetEnv(ctx.workDir);
 
-        const username = "admin";
+        // The admin the tier creates, so what logs in here is what logs in on the platform.
+        const username = ADMIN_USER;
         const password = randomBytes(18).toString("base64url");
         await run(path.join(venv, "bin", "superset"), [
             "fab", "create-admin", "--username", username, "--password", password,

@@ -165,6 +165,23 @@ describe("Druid Kafka supervisor provider against a real Druid", () => {
         assert.equal(body.payload.state, "RUNNING");
     });
 
+    it("reads what Druid runs: the declared spec reads back unchanged, a change made through Druid's API shows as drift", async () => {
+        const unchanged = await provider.read(state.dataSource, state);
+        assert.equal(unchanged.id, state.dataSource);
+        assert.equal((await provider.diff(state.dataSource, unchanged.props!, state)).changes, false, JSON.stringify(unchanged.props!.spec));
+
+        // Someone adds a dimension in Druid's console: POST of the changed spec, as the console does.
+        const edited = structuredClone(state.spec);
+        edited.spec.dataSchema.dimensionsSpec.dimensions.push("window_start_text");
+        assert.equal((await druid("POST", "/druid/indexer/v1/supervisor", edited)).status, 200);
+        const drifted = await provider.read(state.dataSource, state);
+        assert.deepEqual(drifted.props!.spec.spec.dataSchema.dimensionsSpec.dimensions, edited.spec.dataSchema.dimensionsSpec.dimensions);
+        assert.equal((await provider.diff(state.dataSource, drifted.props!, state)).changes, true);
+        // `pulumi up` after the refresh puts the declared spec back.
+        await provider.update(state.dataSource, drifted.props!, state);
+        assert.equal((await provider.diff(state.dataSource, (await provider.read(state.dataSource, state)).props!, state)).changes, false);
+    });
+
     it("hands off at a task's rollover: the finished task frees its slot, the historical serves its rows", async () => {
         // The tier rolls a task over every hour (taskDuration PT1H); a one-minute task takes the same path.
         const next = structuredClone(state);
@@ -200,6 +217,7 @@ describe("Druid Kafka supervisor provider against a real Druid", () => {
         await provider.delete(state.dataSource, state);
         await assertHandedOff(state.dataSource, inputRowCount);
         await provider.delete(state.dataSource, state);
+        assert.equal((await provider.read(state.dataSource, state)).id, undefined, "a terminated supervisor reads as gone");
     });
 
     it("a delete right after the supervisor started its task leaves no task behind and keeps the rows it read", async () => {

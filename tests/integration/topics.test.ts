@@ -78,6 +78,21 @@ describe("topics as code against a real Kafka broker", () => {
         assert.deepEqual((await provider.diff(spec.name, spec, { ...spec, name: `${spec.name}-2` })).replaces, ["name"]);
     });
 
+    it("reads what the broker has: no drift when nothing changed, a change made with Kafka's own API shows", async () => {
+        const unchanged = await provider.read(spec.name, spec);
+        assert.equal(unchanged.id, spec.name);
+        assert.equal((await provider.diff(spec.name, unchanged.props!, spec)).changes, false, JSON.stringify(unchanged.props));
+
+        await admin.alterConfigs({ validateOnly: false, resources: [{ type: ConfigResourceTypes.TOPIC, name: spec.name,
+            configEntries: Object.entries({ ...spec.config, "retention.ms": "60000" }).map(([name, value]) => ({ name, value })) }] });
+        const drifted = await provider.read(spec.name, spec);
+        assert.equal(drifted.props!.config["retention.ms"], "60000");
+        assert.equal((await provider.diff(spec.name, drifted.props!, spec)).changes, true);
+        // `pulumi up` after the refresh puts the declared value back.
+        await provider.update(spec.name, drifted.props!, spec);
+        assert.equal((await configValue(spec.name, "retention.ms")).configValue, spec.config["retention.ms"]);
+    });
+
     it("refuses what Kafka cannot do in place: fewer partitions, another replication factor", async () => {
         const shrink = await provider.check(spec, { ...spec, partitions: 1 });
         assert.match(shrink.failures![0]!.reason, /cannot shrink from 4 to 1/);
@@ -86,9 +101,10 @@ describe("topics as code against a real Kafka broker", () => {
         assert.equal(await partitions(spec.name), 4, "nothing was touched");
     });
 
-    it("deletes the topic, and a second delete is a no-op", async () => {
+    it("deletes the topic, and a second delete is a no-op; a deleted topic reads as gone", async () => {
         await provider.delete(spec.name, spec);
         assert.ok(!(await admin.listTopics()).includes(spec.name));
         await provider.delete(spec.name, spec);
+        assert.equal((await provider.read(spec.name, spec)).id, undefined);
     });
 });

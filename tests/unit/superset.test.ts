@@ -8,6 +8,7 @@ installMocks();
 import { loadStackConfig } from "../../components/config";
 import { DockerPlatform } from "../../components/platform/docker";
 import { ADMIN_USER, CONFIG_PATH, gunicornSizing, supersetConfigPy, supersetInitSteps, SupersetTier, supersetMemoryPlan } from "../../components/superset";
+import { findIds, Session } from "../../components/superset/dashboards";
 import { images } from "../../components/versions";
 import { build, Built, env, T } from "./build";
 
@@ -133,5 +134,48 @@ describe("Superset tier", () => {
         assert.deepEqual((inputs.dataset as { table: string }).table, "viewing_aggregates");
         assert.deepEqual((inputs.charts as { name: string }[]).map((c) => c.name), ["Plays per minute", "Top titles", "Plays by country", "Plays by device"]);
         assert.deepEqual(dash.parents.slice(-1), ["dataplatform:superset:Superset"]);
+    });
+
+    it("charts the datasource the Druid supervisor fills, also when druid.aggregates renames it", async () => {
+        const b = await build({ druid: '{"aggregates": {"dataSource": "views_per_minute"}}' });
+        const supervisor = plain(b.one("pulumi-nodejs:dynamic/dataplatform:DruidKafkaSupervisor", "supervisor-aggregates").inputs) as { dataSource: string };
+        const dash = plain(b.one("pulumi-nodejs:dynamic/dataplatform:SupersetDashboards", "viewing-dashboard").inputs) as { dataset: { table: string } };
+        assert.equal(supervisor.dataSource, "views_per_minute");
+        assert.equal(dash.dataset.table, "views_per_minute");
+    });
+});
+
+describe("Superset lookups by name (the list API mixes up overlapping calls: apache/superset#33828)", () => {
+    /** A session whose list calls answer, in turn, the given rows: what Superset sent back, mix-ups included. */
+    const answering = (...answers: { id: number; slice_name: string }[][]) => {
+        let calls = 0;
+        const session: Session = {
+            async call<T>() {
+                const rows = answers[Math.min(calls++, answers.length - 1)]!;
+                return { status: 200, body: { result: rows, ids: rows.map((r) => r.id) } as T };
+            },
+        };
+        return { session, calls: () => calls };
+    };
+    const mine = { id: 7, slice_name: "Top titles" };
+    const stranger = { id: 3, slice_name: "Plays by device" };
+
+    it("skips an answer with another call's rows and returns what two clean answers agree on", async () => {
+        const s = answering([stranger], [mine], [mine]);
+        assert.deepEqual((await findIds(s.session, "chart", "slice_name", "Top titles")).map((r) => r.id), [7]);
+        assert.equal(s.calls(), 3);
+    });
+
+    it("believes 'not found' only after three empty answers in a row", async () => {
+        const s = answering([], [mine], [mine]);
+        assert.deepEqual((await findIds(s.session, "chart", "slice_name", "Top titles")).map((r) => r.id), [7], "an empty answer was a mix-up");
+        const none = answering([], [], []);
+        assert.deepEqual(await findIds(none.session, "chart", "slice_name", "Top titles"), []);
+        assert.equal(none.calls(), 3);
+    });
+
+    it("gives up with an error naming the bug when answers never settle", async () => {
+        const s = answering([stranger]);
+        await assert.rejects(() => findIds(s.session, "chart", "slice_name", "Top titles"), /chart list \(slice_name = "Top titles"\).*apache\/superset#33828/);
     });
 });
