@@ -3,6 +3,7 @@ import { images, ImageKey } from "../versions";
 import { kafkaConfigSchema } from "../kafka/config";
 import { druidConfigSchema } from "../druid/config";
 import { pipelineConfigSchema } from "../pipeline/config";
+import { supersetConfigSchema } from "../superset/config";
 import { profileNames, profiles, TierName } from "./profiles";
 
 /**
@@ -88,6 +89,7 @@ export const stackConfigSchema = z
             })
             .prefault({}),
         druid: druidConfigSchema,
+        superset: supersetConfigSchema,
         pipeline: pipelineConfigSchema,
     })
     .superRefine((cfg, ctx) => {

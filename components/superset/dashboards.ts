@@ -54,8 +54,15 @@ export function druidSqlalchemyUri(broker: string): string {
     return `druid://${broker}/druid/v2/sql/`;
 }
 
-/** What the pipeline's dashboard is made of, over the `viewing_aggregates` datasource the Druid tier ingests. */
-export function viewingDashboard(sqlalchemyUri: string, options: { prefix?: string; table?: string } = {}): DashboardContent {
+/**
+ * What the pipeline's dashboard is made of, over the datasource the Druid tier ingests
+ * (`viewing_aggregates` unless `table` says otherwise). Title and refresh are `superset.dashboard`
+ * config; the slug stays, so a new title is an update of the same dashboard.
+ */
+export function viewingDashboard(
+    sqlalchemyUri: string,
+    options: { prefix?: string; table?: string; title?: string; refreshSeconds?: number } = {},
+): DashboardContent {
     // A prefix lets tests run beside a real dashboard without touching it.
     const prefix = options.prefix ?? "";
     const plays = { label: "plays", sql: "SUM(plays)" };
@@ -71,7 +78,11 @@ export function viewingDashboard(sqlalchemyUri: string, options: { prefix?: stri
             { key: "plays-by-country", name: `${prefix}Plays by country`, kind: "bar", metric: plays, dimension: "country", limit: 25, timeRange: lastDay },
             { key: "plays-by-device", name: `${prefix}Plays by device`, kind: "pie", metric: plays, dimension: "device", limit: 10, timeRange: lastDay },
         ],
-        dashboard: { title: `${prefix}Viewing activity`, slug: `${prefix.toLowerCase().replace(/[^a-z0-9]+/g, "-")}viewing-activity`, refreshSeconds: 60 },
+        dashboard: {
+            title: `${prefix}${options.title ?? "Viewing activity"}`,
+            slug: `${prefix.toLowerCase().replace(/[^a-z0-9]+/g, "-")}viewing-activity`,
+            refreshSeconds: options.refreshSeconds ?? 60,
+        },
         tableWaitSeconds: 600,
     };
 }
@@ -333,6 +344,47 @@ export async function deleteDashboard(state: DashboardState): Promise<void> {
     await s.call("DELETE", `/api/v1/database/${state.databaseId}`, undefined, [404]);
 }
 
+/** A chart as Superset has it, in the words of the spec: the inverse of chartBody's form data. */
+function chartFromSuperset(key: string, live: Json): ChartSpec {
+    const p = JSON.parse((live.params as string) || "{}") as Json;
+    const kinds: Record<string, ChartSpec["kind"]> = { echarts_timeseries_line: "line", echarts_timeseries_bar: "bar", pie: "pie" };
+    const kind = kinds[String(live.viz_type ?? p.viz_type)] ?? (String(live.viz_type) as ChartSpec["kind"]);
+    const m = ((kind === "pie" ? p.metric : (p.metrics as Json[] | undefined)?.[0]) ?? {}) as Json;
+    const base = { key, name: live.slice_name as string, kind, metric: { label: m.label as string, sql: m.sqlExpression as string }, timeRange: p.time_range as string };
+    if (kind === "line") return { ...base, timeGrain: p.time_grain_sqla as string };
+    return { ...base, dimension: (kind === "pie" ? (p.groupby as string[] | undefined)?.[0] : p.x_axis) as string, limit: p.row_limit as number };
+}
+
+/**
+ * What Superset has (`pulumi refresh`), in the words of the spec: an object that still matches
+ * what applyDashboard would write reads back as declared, a changed one as what Superset now
+ * holds, a deleted chart as missing. A deleted dashboard reads as gone.
+ */
+export async function readDashboard(state: DashboardState): Promise<DashboardState | undefined> {
+    const s = await login(state.url, state.username, state.password);
+    const dashboard = await byId(s, "dashboard", state.dashboardId);
+    if (!dashboard) return undefined;
+    const database = await byId(s, "database", state.databaseId);
+    const dataset = await byId(s, "dataset", state.datasetId);
+    const charts: ChartSpec[] = [];
+    const chartIds: Record<string, number> = {};
+    for (const c of state.charts) {
+        const live = await byId(s, "chart", state.chartIds[c.key]);
+        if (!live) continue;
+        charts.push(differs(live, chartBody(c, state.datasetId, state.dataset.timeColumn)) ? chartFromSuperset(c.key, live) : c);
+        chartIds[c.key] = state.chartIds[c.key]!;
+    }
+    const metadata = JSON.parse((dashboard.json_metadata as string) || "{}") as Json;
+    return {
+        ...state,
+        database: database ? { name: database.database_name as string, sqlalchemyUri: database.sqlalchemy_uri as string } : { name: "", sqlalchemyUri: "" },
+        dataset: dataset ? { table: dataset.table_name as string, timeColumn: dataset.main_dttm_col as string } : { table: "", timeColumn: "" },
+        charts,
+        chartIds,
+        dashboard: { title: dashboard.dashboard_title as string, slug: dashboard.slug as string, refreshSeconds: metadata.refresh_frequency as number },
+    };
+}
+
 export class DashboardProvider implements pulumi.dynamic.ResourceProvider<DashboardSpec, DashboardState> {
     async check(_olds: DashboardSpec, news: DashboardSpec): Promise<pulumi.dynamic.CheckResult<DashboardSpec>> {
         const failures: pulumi.dynamic.CheckFailure[] = [];
@@ -357,6 +409,12 @@ export class DashboardProvider implements pulumi.dynamic.ResourceProvider<Dashbo
 
     async update(_id: string, olds: DashboardState, news: DashboardSpec): Promise<pulumi.dynamic.UpdateResult<DashboardState>> {
         return { outs: await applyDashboard(news, olds) };
+    }
+
+    async read(id: string, props?: DashboardState): Promise<pulumi.dynamic.ReadResult<DashboardState>> {
+        if (!props?.url) throw new Error(`dashboard ${id}: reading needs the Superset URL and login from the state (import is not supported)`);
+        const live = await readDashboard(props);
+        return live ? { id, props: live } : {};
     }
 
     async delete(_id: string, props: DashboardState): Promise<void> {

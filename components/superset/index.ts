@@ -5,6 +5,7 @@ import { ProfileName, StackConfig } from "../config";
 import { DeployedService, Platform } from "../platform/types";
 import { builtImage, folderDigest } from "../shared/image";
 import { postgresService } from "../shared/postgres";
+import { SupersetConfig } from "./config";
 import { SupersetDashboards, SupersetDashboardsArgs, viewingDashboard } from "./dashboards";
 
 export { druidSqlalchemyUri, SupersetDashboards, viewingDashboard } from "./dashboards";
@@ -112,8 +113,14 @@ export interface SupersetTierArgs {
  * The viewing dashboard as the tier declares it: the admin's login (the password a secret), the
  * Druid connection, and charts over `table` (the Druid tier's aggregates datasource).
  */
-export function viewingDashboardArgs(url: string, password: pulumi.Input<string>, druidUri: string, table?: string): SupersetDashboardsArgs {
-    return { url, username: ADMIN_USER, password, ...viewingDashboard(druidUri, { table }) };
+export function viewingDashboardArgs(
+    url: string,
+    password: pulumi.Input<string>,
+    druidUri: string,
+    table: string | undefined,
+    dashboard: SupersetConfig["dashboard"],
+): SupersetDashboardsArgs {
+    return { url, username: ADMIN_USER, password, ...viewingDashboard(druidUri, { table, ...dashboard }) };
 }
 
 /** Superset (web + bootstrap), its PostgreSQL metadata DB, Redis as cache, and the viewing dashboard as code. */
@@ -202,7 +209,7 @@ export class SupersetTier extends pulumi.ComponentResource {
         if (args.druidUri !== undefined) {
             this.dashboards = new SupersetDashboards(
                 "viewing-dashboard",
-                viewingDashboardArgs(this.url, adminPassword, args.druidUri, args.druidTable),
+                viewingDashboardArgs(this.url, adminPassword, args.druidUri, args.druidTable, cfg.superset.dashboard),
                 { parent: this, dependsOn: [web.ready, ...(args.druidReady ?? [])] },
             );
         }

@@ -198,6 +198,31 @@ describe("Superset dashboards as code (real Superset + Druid)", function () {
         state = outs as DashboardState;
     });
 
+    it("reads what Superset has: the declared dashboard reads back unchanged, changes made in Superset show as drift", async () => {
+        const provider = new DashboardProvider();
+        const declared = { ...state };
+        const unchanged = await provider.read(String(state.dashboardId), state);
+        assert.equal(unchanged.id, String(state.dashboardId));
+        assert.equal((await provider.diff(String(state.dashboardId), unchanged.props!, declared)).changes, false, JSON.stringify(unchanged.props));
+
+        // In Superset's UI: a chart renamed and turned into a pie, the dashboard retitled.
+        const chartId = state.chartIds["plays-by-country"]!;
+        const chart = (await get(s, `/api/v1/chart/${chartId}`)).body.result;
+        const params = { ...(JSON.parse(chart.params as string) as Json), viz_type: "pie", groupby: ["country"], metric: (JSON.parse(chart.params as string) as { metrics: Json[] }).metrics[0] };
+        await s.call("PUT", `/api/v1/chart/${chartId}`, { slice_name: `${prefix}Countries`, viz_type: "pie", params: JSON.stringify(params) });
+        await s.call("PUT", `/api/v1/dashboard/${state.dashboardId}`, { dashboard_title: `${prefix}Renamed by hand` });
+        const drifted = (await provider.read(String(state.dashboardId), state)).props!;
+        assert.equal(drifted.dashboard.title, `${prefix}Renamed by hand`);
+        const country = drifted.charts.find((c) => c.key === "plays-by-country")!;
+        assert.deepEqual([country.name, country.kind, country.dimension], [`${prefix}Countries`, "pie", "country"]);
+        assert.equal((await provider.diff(String(state.dashboardId), drifted, declared)).changes, true);
+
+        // `pulumi up` after the refresh puts the declared dashboard back.
+        state = (await provider.update(String(state.dashboardId), drifted, declared)).outs as DashboardState;
+        assert.equal((await provider.diff(String(state.dashboardId), (await provider.read(String(state.dashboardId), state)).props!, declared)).changes, false);
+        assert.equal((await get(s, `/api/v1/dashboard/${state.dashboardId}`)).body.result.dashboard_title, declared.dashboard.title);
+    });
+
     it("deletes the dashboard, its charts, the dataset and the connection", async () => {
         await new DashboardProvider().delete(String(state.dashboardId), state);
         for (const path of [
@@ -208,7 +233,8 @@ describe("Superset dashboards as code (real Superset + Druid)", function () {
         ]) {
             assert.equal((await get(s, path)).status, 404, `${path} still exists`);
         }
-        // Deleting what is already gone is not an error (a destroy after manual clean-up).
+        // Deleting what is already gone is not an error (a destroy after manual clean-up), and it reads as gone.
         await deleteDashboard(state);
+        assert.equal((await new DashboardProvider().read(String(state.dashboardId), state)).id, undefined);
     });
 });

@@ -35,7 +35,13 @@ export function provisioning(): Record<string, pulumi.Output<unknown>> {
     const dashboard = new SupersetDashboards(
         "viewing-dashboard",
         {
-            ...viewingDashboardArgs(engines.require("supersetUrl"), engines.requireSecret("supersetPassword"), druidSqlalchemyUri(engines.require("druidBroker")), cfg.druid.aggregates.dataSource),
+            ...viewingDashboardArgs(
+                engines.require("supersetUrl"),
+                engines.requireSecret("supersetPassword"),
+                druidSqlalchemyUri(engines.require("druidBroker")),
+                cfg.druid.aggregates.dataSource,
+                cfg.superset.dashboard,
+            ),
             // Rows arrive while `up` runs; a minute is plenty for the test engines.
             tableWaitSeconds: engines.getNumber("tableWaitSeconds") ?? 120,
         },

@@ -143,6 +143,24 @@ describe("Superset tier", () => {
         assert.equal(supervisor.dataSource, "views_per_minute");
         assert.equal(dash.dataset.table, "views_per_minute");
     });
+
+    it("titles and refreshes the dashboard from superset.dashboard; the slug stays, so a new title updates it", async () => {
+        const dashboard = async (config: Record<string, string>) =>
+            (plain((await build(config)).one("pulumi-nodejs:dynamic/dataplatform:SupersetDashboards", "viewing-dashboard").inputs) as { dashboard: unknown }).dashboard;
+        assert.deepEqual(await dashboard({}), { title: "Viewing activity", slug: "viewing-activity", refreshSeconds: 60 });
+        assert.deepEqual(await dashboard({ superset: '{"dashboard": {"title": "Views, live", "refreshSeconds": 30}}' }), { title: "Views, live", slug: "viewing-activity", refreshSeconds: 30 });
+    });
+
+    it("rejects a dashboard setting out of range, naming the key, the value and what is allowed", () => {
+        setConfig({ superset: '{"dashboard": {"refreshSeconds": 1, "title": " "}}' });
+        try {
+            assert.throws(() => loadStackConfig(), (e: Error) =>
+                /dataplatform:superset\.dashboard\.refreshSeconds = 1: expected 10 to 86400 seconds/.test(e.message) &&
+                /dataplatform:superset\.dashboard\.title = " ": expected a title of 1 to 200 characters/.test(e.message));
+        } finally {
+            setConfig({});
+        }
+    });
 });
 
 describe("Superset lookups by name (the list API mixes up overlapping calls: apache/superset#33828)", () => {
