@@ -92,13 +92,18 @@ export const pulumi: Engine = {
         writeProviderHost(hostBin);
         const backend = path.join(ctx.workDir, "backend");
         fs.mkdirSync(backend, { recursive: true });
+        // The program's working directory, inside the repo like a user's project: the CLI starts the
+        // dynamic-provider host there, and the host resolves the providers' require()s (kafkajs)
+        // from that directory up, as from a project root with node_modules.
+        const project = path.join(ctx.workDir, "project");
+        fs.mkdirSync(project, { recursive: true });
         const version = (await run(path.join(root, "bin", "pulumi"), ["version"], { env: { ...process.env, PULUMI_SKIP_UPDATE_CHECK: "true" } })).trim();
         ctx.log(`pulumi ${version}: file backend ${backend}`);
         return {
             name: "pulumi",
             version: versions.pulumiCli,
             endpoints: { backend: `file://${backend}` },
-            details: { root, hostBin, home: path.join(ctx.workDir, "home") },
+            details: { root, hostBin, project, home: path.join(ctx.workDir, "home") },
             pids: [],
             logFiles: [],
             startSeconds: (Date.now() - started) / 1000,
