@@ -78,11 +78,13 @@ function toProblems(error: z.ZodError, input: unknown, project: string): ConfigP
         if (issue.code === "unrecognized_keys") {
             const parent = valueAt(input, issue.path);
             const allowed = allowedKeys(issue.path);
-            return issue.keys.map((k) => ({
-                key: key([...issue.path, k]),
-                value: show((parent as Record<string, unknown>)[k]),
-                message: `unknown key; allowed: ${allowed.join(", ")}`,
-            }));
+            return issue.keys.map((k) => {
+                const value = (parent as Record<string, unknown>)[k];
+                // `pulumi config set project:kafka.brokers 3` sets a key named "kafka.brokers"; nested keys need --path.
+                const nested = issue.path.length === 0 && k.includes(".") && allowed.includes(k.split(".")[0]!);
+                const hint = nested ? `; to set ${k} inside ${k.split(".")[0]}, use: pulumi config set --path '${project}:${k}' ${typeof value === "string" ? value : JSON.stringify(value)}` : "";
+                return { key: key([...issue.path, k]), value: show(value), message: `unknown key; allowed: ${allowed.join(", ")}${hint}` };
+            });
         }
         return [{ key: key(issue.path), value: show(valueAt(input, issue.path)), message: issue.message }];
     });

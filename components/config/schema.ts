@@ -43,9 +43,22 @@ const bucketName = z
     .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "expected 3-63 characters of a-z, 0-9, '.' and '-', starting and ending with a letter or digit")
     .refine((n) => !/\.\.|^\d+\.\d+\.\d+\.\d+$/.test(n), "expected no '..' and not an IP address");
 
-const ipv4 = z.string().regex(/^(\d{1,3})(\.\d{1,3}){3}$/, "expected an IPv4 address such as 127.0.0.1");
+const ipv4 = z
+    .string()
+    .regex(/^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/, "expected an IPv4 address (four numbers 0-255) such as 127.0.0.1");
 
-const imageRef = z.string().regex(/^[a-z0-9./_:@-]+$/i, "expected an image reference such as registry/name:tag");
+/**
+ * An image override must stay pinned like the version table: a tag other than `latest`, or a
+ * digest. A moving reference would change what runs without a change anyone previewed.
+ */
+const imageRef = z
+    .string()
+    .regex(/^[a-z0-9./_:@-]+$/i, "expected an image reference such as registry/name:tag")
+    .refine((ref) => {
+        if (/@sha256:[0-9a-f]{64}$/.test(ref)) return true;
+        const tag = /:([\w][\w.-]{0,127})$/.exec(ref.slice(ref.lastIndexOf("/") + 1))?.[1];
+        return tag !== undefined && tag !== "latest";
+    }, "expected a pinned image: name:tag with a tag other than latest, or name@sha256:<digest>");
 
 const tierFlags = Object.fromEntries(
     (Object.keys(profiles.laptop.tierMiB) as TierName[]).filter((t) => t !== "objectStore").map((t) => [t, z.boolean().default(true)]),

@@ -96,19 +96,42 @@ export interface Session {
     call<T = Json>(method: string, path: string, body?: unknown, okStatuses?: number[]): Promise<{ status: number; body: T }>;
 }
 
+/** A request that got no HTTP answer (refused, reset, timed out): whether Superset acted on it is unknown. */
+export class NoAnswer extends Error {}
+
+/**
+ * One HTTP exchange with Superset. A request that gets no answer is sent again (up to 3 times)
+ * when repeating it cannot do harm: under load, gunicorn closes an idle keep-alive connection
+ * just as the next request goes out on it ("fetch failed", seen in CI while the provider polled
+ * for the datasource every 5 s). A POST is not repeated here; `createOnce` first looks for what
+ * it may have created.
+ */
+async function exchange(url: string, init: RequestInit, what: string, repeatable: boolean): Promise<Response> {
+    for (let attempt = 1; ; attempt++) {
+        try {
+            return await fetch(url, { ...init, signal: AbortSignal.timeout(120_000) });
+        } catch (e) {
+            const reason = e instanceof Error ? `${e.message}${e.cause instanceof Error ? ` (${e.cause.message})` : ""}` : String(e);
+            if (!repeatable || attempt >= 3) throw new NoAnswer(`Superset ${what}: no answer after ${attempt} attempt(s): ${reason}`);
+            await new Promise((r) => setTimeout(r, 1000 * attempt));
+        }
+    }
+}
+
 /**
  * Logs in (JWT), then fetches a CSRF token: Superset checks it on every write against the token
  * stored in the session cookie that came with it, and (over plain http too) wants a Referer.
  */
 export async function login(url: string, username: string, password: string): Promise<Session> {
-    const loginResponse = await fetch(`${url}/api/v1/security/login`, {
+    // Logging in again is harmless: repeatable.
+    const loginResponse = await exchange(`${url}/api/v1/security/login`, {
         method: "POST",
         headers: { "content-type": "application/json" },
         body: JSON.stringify({ username, password, provider: "db", refresh: false }),
-    });
+    }, `login at ${url}`, true);
     if (!loginResponse.ok) throw new Error(`Superset login as ${username} at ${url} failed: ${loginResponse.status} ${await loginResponse.text()}`);
     const { access_token: token } = (await loginResponse.json()) as { access_token: string };
-    const csrfResponse = await fetch(`${url}/api/v1/security/csrf_token/`, { headers: { authorization: `Bearer ${token}` } });
+    const csrfResponse = await exchange(`${url}/api/v1/security/csrf_token/`, { headers: { authorization: `Bearer ${token}` } }, `CSRF token at ${url}`, true);
     if (!csrfResponse.ok) throw new Error(`Superset CSRF token: ${csrfResponse.status} ${await csrfResponse.text()}`);
     const cookie = csrfResponse.headers.getSetCookie().map((c) => c.split(";")[0]).join("; ");
     const { result: csrf } = (await csrfResponse.json()) as { result: string };
@@ -116,16 +139,32 @@ export async function login(url: string, username: string, password: string): Pr
     return {
         async call<T>(method: string, path: string, body?: unknown, okStatuses: number[] = []) {
             // A JSON content type without a body makes some endpoints (chart data) answer 400.
-            const response = await fetch(`${url}${path}`, {
+            const response = await exchange(`${url}${path}`, {
                 method,
                 headers: body === undefined ? headers : { ...headers, "content-type": "application/json" },
                 body: body === undefined ? undefined : JSON.stringify(body),
-            });
+            }, `${method} ${path} at ${url}`, method !== "POST");
             const text = await response.text();
             if (!response.ok && !okStatuses.includes(response.status)) throw new Error(`Superset ${method} ${path}: ${response.status} ${text.slice(0, 1000)}`);
             return { status: response.status, body: (text ? JSON.parse(text) : {}) as T };
         },
     };
+}
+
+/**
+ * POSTs a new object, once: when the POST gets no answer, `find` looks for what it may have
+ * created before it is sent again, so a lost answer never makes a second copy.
+ */
+async function createOnce(s: Session, path: string, body: Json, find: () => Promise<number | undefined>): Promise<number> {
+    for (let attempt = 1; ; attempt++) {
+        try {
+            return (await s.call<{ id: number }>("POST", path, body)).body.id;
+        } catch (e) {
+            if (!(e instanceof NoAnswer) || attempt >= 3) throw e;
+            const found = await find();
+            if (found !== undefined) return found;
+        }
+    }
 }
 
 /** A rison string literal (Superset's list filters are rison): always quoted, ! and ' escaped. */
@@ -198,7 +237,7 @@ export async function findIds(s: Session, kind: string, col: string, value: stri
  */
 async function ensure(s: Session, kind: string, known: number | undefined, find: () => Promise<number | undefined>, desired: Json, create: Json = desired): Promise<number> {
     let id = (await byId(s, kind, known)) ? known : await find();
-    id ??= (await s.call<{ id: number }>("POST", `/api/v1/${kind}/`, create)).body.id;
+    id ??= await createOnce(s, `/api/v1/${kind}/`, create, find);
     const current = (await byId(s, kind, id))!;
     if (differs(current, desired)) await s.call("PUT", `/api/v1/${kind}/${id}`, desired);
     return id;
@@ -315,8 +354,9 @@ export async function applyDashboard(spec: DashboardSpec, known?: Partial<Dashbo
     const metadata = { refresh_frequency: spec.dashboard.refreshSeconds, cross_filters_enabled: true };
     let dashboardId = (await byId(s, "dashboard", known?.dashboardId)) ? known!.dashboardId : undefined;
     // Dashboards are found by slug (the list filter has no exact title match).
-    dashboardId ??= (await s.call<{ result?: { id: number } }>("GET", `/api/v1/dashboard/${encodeURIComponent(spec.dashboard.slug)}`, undefined, [404])).body.result?.id;
-    dashboardId ??= (await s.call<{ id: number }>("POST", "/api/v1/dashboard/", { dashboard_title: spec.dashboard.title, slug: spec.dashboard.slug, published: true })).body.id;
+    const bySlug = async () => (await s.call<{ result?: { id: number } }>("GET", `/api/v1/dashboard/${encodeURIComponent(spec.dashboard.slug)}`, undefined, [404])).body.result?.id;
+    dashboardId ??= await bySlug();
+    dashboardId ??= await createOnce(s, "/api/v1/dashboard/", { dashboard_title: spec.dashboard.title, slug: spec.dashboard.slug, published: true }, bySlug);
     const current = (await byId(s, "dashboard", dashboardId))!;
     const currentMetadata = JSON.parse((current.json_metadata as string) || "{}") as Json;
     const stale =

@@ -68,6 +68,19 @@ describe("stack configuration", () => {
         it("an invalid bucket name", () => rejects({ buckets: '{"raw": "Raw_Events"}' }, /dataplatform:buckets\.raw = "Raw_Events": expected 3-63 characters/));
         it("two buckets with one name", () => rejects({ buckets: '{"raw": "data", "druid": "data"}' }, /dataplatform:buckets\.druid = "data": bucket name clash/));
         it("a bind address that is not an IP", () => rejects({ bindAddress: "localhost" }, /dataplatform:bindAddress = "localhost": expected an IPv4 address/));
+        it("a bind address with a number above 255", () => rejects({ bindAddress: "999.1.1.1" }, /dataplatform:bindAddress = "999\.1\.1\.1": expected an IPv4 address \(four numbers 0-255\)/));
+        it("a nested key set without --path, showing the command that works", () =>
+            rejects({ "kafka.brokers": "3" }, /dataplatform:kafka\.brokers = "3": unknown key; allowed: .*; to set kafka\.brokers inside kafka, use: pulumi config set --path 'dataplatform:kafka\.brokers' 3/));
+        it("an image override that is not pinned", () => {
+            for (const ref of ["apache/kafka:latest", "apache/kafka", "registry.local:5000/apache/kafka"]) {
+                rejects({ images: JSON.stringify({ kafka: ref }) }, new RegExp(`dataplatform:images\\.kafka = "${ref.replace(/[.]/g, "\\.")}": expected a pinned image: name:tag with a tag other than latest, or name@sha256:<digest>`));
+            }
+        });
+        it("accepts an image pinned by digest, or by a tag behind a registry port", () => {
+            const digest = `apache/kafka@sha256:${"a".repeat(64)}`;
+            assert.equal(parse({ images: JSON.stringify({ kafka: digest }) }).images.kafka, digest);
+            assert.equal(parse({ images: '{"kafka": "registry.local:5000/apache/kafka:4.1.1"}' }).images.kafka, "registry.local:5000/apache/kafka:4.1.1");
+        });
         it("structured values that are not JSON", () => rejects({ ports: "{minioApi: 9000" }, /dataplatform:ports = "\{minioApi: 9000": not valid JSON/));
         it("the kubernetes platform until it exists", () => rejects({ platform: "kubernetes" }, /dataplatform:platform = "kubernetes": .*allowed now: docker/));
         it("every problem at once", () => {

@@ -8,7 +8,9 @@ installMocks();
 import { loadStackConfig } from "../../components/config";
 import { DockerPlatform } from "../../components/platform/docker";
 import { ADMIN_USER, CONFIG_PATH, gunicornSizing, supersetConfigPy, supersetInitSteps, SupersetTier, supersetMemoryPlan } from "../../components/superset";
-import { findIds, Session } from "../../components/superset/dashboards";
+import * as http from "node:http";
+import type { AddressInfo } from "node:net";
+import { findIds, login, NoAnswer, Session } from "../../components/superset/dashboards";
 import { images } from "../../components/versions";
 import { build, Built, env, T } from "./build";
 
@@ -195,5 +197,50 @@ describe("Superset lookups by name (the list API mixes up overlapping calls: apa
     it("gives up with an error naming the bug when answers never settle", async () => {
         const s = answering([stranger]);
         await assert.rejects(() => findIds(s.session, "chart", "slice_name", "Top titles"), /chart list \(slice_name = "Top titles"\).*apache\/superset#33828/);
+    });
+});
+
+describe("Superset requests that get no answer (a connection closed under the request)", () => {
+    /** A peer that drops the connection of the requests `drop` picks, and answers the rest like Superset's login, CSRF and list endpoints. */
+    async function flakyPeer(drop: (method: string, path: string, seen: number) => boolean) {
+        const seen: string[] = [];
+        const server = http.createServer((req, res) => {
+            const key = `${req.method} ${req.url!.split("?")[0]}`;
+            seen.push(key);
+            if (drop(req.method!, req.url!, seen.filter((k) => k === key).length)) {
+                req.socket.destroy();
+                return;
+            }
+            res.setHeader("content-type", "application/json");
+            if (req.url === "/api/v1/security/csrf_token/") res.setHeader("set-cookie", "session=s; Path=/");
+            const body = req.url === "/api/v1/security/login" ? { access_token: "t" } : req.url === "/api/v1/security/csrf_token/" ? { result: "c" } : { id: 5, result: [], ids: [] };
+            res.end(JSON.stringify(body));
+        });
+        await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+        return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, seen, close: () => new Promise((r) => server.close(r)) };
+    }
+
+    it("sends a login, a GET, a PUT again when the first attempt got no answer", async () => {
+        const peer = await flakyPeer((_m, _p, n) => n === 1);
+        try {
+            const s = await login(peer.url, "u", "p");
+            assert.equal((await s.call("GET", "/api/v1/chart/1")).status, 200);
+            assert.equal((await s.call("PUT", "/api/v1/chart/1", { slice_name: "x" })).status, 200);
+            assert.deepEqual(peer.seen, ["POST /api/v1/security/login", "POST /api/v1/security/login", "GET /api/v1/security/csrf_token/", "GET /api/v1/security/csrf_token/",
+                "GET /api/v1/chart/1", "GET /api/v1/chart/1", "PUT /api/v1/chart/1", "PUT /api/v1/chart/1"]);
+        } finally {
+            await peer.close();
+        }
+    });
+
+    it("never repeats a POST that creates blindly: it fails as NoAnswer after one attempt", async () => {
+        const dropping = await flakyPeer((method, path) => method === "POST" && path === "/api/v1/chart/");
+        try {
+            const s = await login(dropping.url, "u", "p");
+            await assert.rejects(() => s.call("POST", "/api/v1/chart/", { slice_name: "x" }), (e: Error) => e instanceof NoAnswer && /POST \/api\/v1\/chart\/ at http:\/\/127\.0\.0\.1:\d+: no answer after 1 attempt/.test(e.message));
+            assert.equal(dropping.seen.filter((k) => k === "POST /api/v1/chart/").length, 1);
+        } finally {
+            await dropping.close();
+        }
     });
 });
