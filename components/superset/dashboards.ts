@@ -307,10 +307,14 @@ function withoutUuids(positionJson: unknown): unknown {
 async function waitForTable(s: Session, databaseId: number, table: string, seconds: number): Promise<void> {
     const deadline = Date.now() + seconds * 1000;
     for (;;) {
-        const r = await s.call<{ result: { value: string }[] }>("GET", `/api/v1/database/${databaseId}/tables/?q=${encodeURIComponent(`(force:!t,schema_name:druid)`)}`, undefined, [422]);
+        // Superset asks Druid for its tables on every call; while Druid is busy or still starting it
+        // can answer 500 (pydruid: "This result object does not return rows"): not yet, like 422.
+        const r = await s.call<{ result: { value: string }[]; message?: unknown }>(
+            "GET", `/api/v1/database/${databaseId}/tables/?q=${encodeURIComponent(`(force:!t,schema_name:druid)`)}`, undefined, [422, 500, 502, 503, 504]);
         if (r.status === 200 && r.body.result.some((t) => t.value === table)) return;
         if (Date.now() >= deadline) {
-            throw new Error(`Druid does not serve the datasource ${table} after ${seconds} s: its ingestion has produced no rows yet. Start the pipeline, then run pulumi up again.`);
+            const last = r.status === 200 ? "" : ` (Superset's last answer: HTTP ${r.status} ${JSON.stringify(r.body.message ?? r.body).slice(0, 300)})`;
+            throw new Error(`Druid does not serve the datasource ${table} after ${seconds} s: its ingestion has produced no rows yet${last}. Start the pipeline, then run pulumi up again.`);
         }
         await new Promise((r) => setTimeout(r, 5000));
     }
