@@ -28,18 +28,26 @@ export function spawnBroker(details: Record<string, string>, logFile: string): n
     ], { logFile });
 }
 
-/** Ready when the broker answers a metadata request from a real client. */
+/**
+ * Ready when the broker serves every partition it holds: a real client lists the topics and reads
+ * each partition's offsets. A metadata answer alone comes too early after a restart: the broker
+ * is registered but not yet leading its partitions, and a client's first ListOffsets gets
+ * NOT_LEADER_OR_FOLLOWER (seen in CI, on a busy machine).
+ */
 export async function waitForBroker(bootstrap: string, pid: number, logFile: string): Promise<void> {
-    const admin = new Kafka({ clientId: "engine-probe", brokers: [bootstrap], logLevel: logLevel.NOTHING, retry: { retries: 0 } }).admin();
-    try {
-        await waitUntil(`kafka ${bootstrap}`, async () => {
+    await waitUntil(`kafka ${bootstrap} serving all its partitions`, async () => {
+        // A fresh client per attempt: one whose request failed may keep the stale leader it had.
+        const admin = new Kafka({ clientId: "engine-probe", brokers: [bootstrap], logLevel: logLevel.NOTHING, retry: { retries: 0 } }).admin();
+        try {
             await admin.connect();
             const cluster = await admin.describeCluster();
-            return cluster.brokers.length > 0;
-        }, { pid, logFile, timeoutMs: 120_000, intervalMs: 500 });
-    } finally {
-        await admin.disconnect();
-    }
+            if (cluster.brokers.length === 0) return false;
+            for (const topic of await admin.listTopics()) await admin.fetchTopicOffsets(topic);
+            return true;
+        } finally {
+            await admin.disconnect();
+        }
+    }, { pid, logFile, timeoutMs: 120_000, intervalMs: 500 });
 }
 
 /**
