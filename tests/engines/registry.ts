@@ -27,6 +27,7 @@ export const suites: Record<string, string[]> = {
     "tests/integration/kafka.test.ts": ["kafka"],
     "tests/integration/topics.test.ts": ["kafka"],
     "tests/integration/s3.test.ts": ["s3"],
+    "tests/integration/least-privilege.test.ts": ["s3"],
     "tests/integration/iceberg.test.ts": ["iceberg", "s3"],
     "tests/integration/flink.test.ts": ["flink", "kafka", "s3", "iceberg"],
     "tests/integration/processor-watch.test.ts": ["flink"],
