@@ -12,6 +12,7 @@ export { Topic, TopicProvider } from "./topics";
 
 const INTERNAL_PORT = 9092;
 const CONTROLLER_PORT = 9093;
+const CONNECT_PORT = 8083;
 /** Container side of the host listener; published on ports.kafka (+1 per further broker). */
 const HOST_LISTENER_PORT = 19092;
 
@@ -85,6 +86,31 @@ export interface KafkaOutputs {
     services: DeployedService[];
     /** Dependents wait for these: brokers healthy, topics created. */
     ready: pulumi.Resource[];
+}
+
+/**
+ * The distributed Connect worker's settings as cp-kafka-connect's environment: its group, its
+ * three storage topics, converters and plugin path. Exported because the test engine starts
+ * Apache Kafka's own worker from exactly this.
+ */
+export function connectWorkerEnv(bootstrap: string, replicationFactor: number): Record<string, string> {
+    return confluentEnv("CONNECT", {
+        "bootstrap.servers": bootstrap,
+        "group.id": "dataplatform-connect",
+        "config.storage.topic": "_connect-configs",
+        "offset.storage.topic": "_connect-offsets",
+        "status.storage.topic": "_connect-status",
+        "config.storage.replication.factor": String(replicationFactor),
+        "offset.storage.replication.factor": String(replicationFactor),
+        "status.storage.replication.factor": String(replicationFactor),
+        "key.converter": "org.apache.kafka.connect.storage.StringConverter",
+        "value.converter": "org.apache.kafka.connect.json.JsonConverter",
+        "value.converter.schemas.enable": "false",
+        "rest.advertised.host.name": "kafka-connect",
+        listeners: `http://0.0.0.0:${CONNECT_PORT}`,
+        // Connector plugins dropped into the volume survive container re-creation.
+        "plugin.path": "/usr/share/java,/usr/share/confluent-hub-components,/opt/connect-plugins",
+    });
 }
 
 /** KRaft brokers/controllers, Schema Registry, Connect, ksqlDB, a web UI and the pipeline's topics. */
@@ -192,28 +218,12 @@ export class KafkaTier extends pulumi.ComponentResource implements KafkaOutputs 
             name: "kafka-connect",
             image: cfg.images.kafkaConnect,
             env: {
-                ...confluentEnv("CONNECT", {
-                    "bootstrap.servers": this.bootstrapInternal,
-                    "group.id": "dataplatform-connect",
-                    "config.storage.topic": "_connect-configs",
-                    "offset.storage.topic": "_connect-offsets",
-                    "status.storage.topic": "_connect-status",
-                    "config.storage.replication.factor": String(rf.factor),
-                    "offset.storage.replication.factor": String(rf.factor),
-                    "status.storage.replication.factor": String(rf.factor),
-                    "key.converter": "org.apache.kafka.connect.storage.StringConverter",
-                    "value.converter": "org.apache.kafka.connect.json.JsonConverter",
-                    "value.converter.schemas.enable": "false",
-                    "rest.advertised.host.name": "kafka-connect",
-                    listeners: "http://0.0.0.0:8083",
-                    // Connector plugins dropped into the volume survive container re-creation.
-                    "plugin.path": "/usr/share/java,/usr/share/confluent-hub-components,/opt/connect-plugins",
-                }),
+                ...connectWorkerEnv(this.bootstrapInternal, rf.factor),
                 KAFKA_HEAP_OPTS: heapOpts(plan["kafka-connect"]),
             },
-            ports: [{ name: "http", containerPort: 8083, hostPort: cfg.ports.kafkaConnect }],
+            ports: [{ name: "http", containerPort: CONNECT_PORT, hostPort: cfg.ports.kafkaConnect }],
             volumes: [{ name: "plugins", mountPath: "/opt/connect-plugins" }],
-            health: { command: ["curl", "-fsS", "-o", "/dev/null", "http://localhost:8083/connectors"], http: { port: 8083, path: "/connectors" }, startPeriodSeconds: 60 },
+            health: { command: ["curl", "-fsS", "-o", "/dev/null", `http://localhost:${CONNECT_PORT}/connectors`], http: { port: CONNECT_PORT, path: "/connectors" }, startPeriodSeconds: 60 },
             dependsOn: this.brokers,
         });
 

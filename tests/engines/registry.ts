@@ -5,6 +5,7 @@
  * command runs a suite only when all of them were started, and refuses unmapped suite files.
  */
 import type { Engine } from "./types";
+import { connect } from "./connect";
 import { druid } from "./druid";
 import { flink } from "./flink";
 import { iceberg } from "./iceberg";
@@ -15,6 +16,7 @@ import { superset } from "./superset";
 
 export const engines: Engine[] = [
     kafka,
+    connect,
     s3,
     iceberg,
     flink,
@@ -26,6 +28,7 @@ export const engines: Engine[] = [
 export const suites: Record<string, string[]> = {
     "tests/integration/kafka.test.ts": ["kafka"],
     "tests/integration/topics.test.ts": ["kafka"],
+    "tests/integration/connect.test.ts": ["connect", "kafka"],
     "tests/integration/s3.test.ts": ["s3"],
     "tests/integration/least-privilege.test.ts": ["s3"],
     "tests/integration/iceberg.test.ts": ["iceberg", "s3"],
