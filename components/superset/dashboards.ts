@@ -261,7 +261,13 @@ export function chartBody(c: ChartSpec, datasetId: number, timeColumn: string): 
         const axis = { timeGrain: c.timeGrain, columnType: "BASE_AXIS", sqlExpression: timeColumn, label: timeColumn, expressionType: "SQL" };
         query = { filters, extras: { time_grain_sqla: c.timeGrain }, columns: [axis], metrics: [metric], orderby: [[axis, true]], row_limit: 10000 };
     } else if (c.kind === "bar") {
-        params = { ...common, viz_type: "echarts_timeseries_bar", x_axis: c.dimension, metrics: [metric], groupby: [], row_limit: c.limit, orientation: "horizontal", x_axis_sort: c.metric.label, x_axis_sort_asc: false, show_value: true, show_legend: false };
+        // The query keeps the largest groups (order_desc with the row limit); the drawing sorts them
+        // ascending because a horizontal ECharts bar chart lays its first category at the bottom:
+        // so the largest ends at the top, where a reader looks first.
+        params = {
+            ...common, viz_type: "echarts_timeseries_bar", x_axis: c.dimension, metrics: [metric], groupby: [], row_limit: c.limit, order_desc: true,
+            orientation: "horizontal", x_axis_sort: c.metric.label, x_axis_sort_asc: true, show_value: true, show_legend: false,
+        };
         query = { filters, columns: [c.dimension], metrics: [metric], orderby: [[metric, false]], row_limit: c.limit };
     } else {
         params = { ...common, viz_type: "pie", groupby: [c.dimension], metric, row_limit: c.limit, sort_by_metric: true, donut: true, show_labels: true, label_type: "key_percent" };

@@ -1,3 +1,4 @@
+/// <reference lib="dom" />
 /**
  * Dashboards as code against a real Superset and a real Druid: the same create-or-update and
  * delete the tier's dynamic provider runs. Superset tests the connection when a database is
@@ -6,6 +7,8 @@
  */
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
+import * as fs from "node:fs";
+import * as path from "node:path";
 import {
     applyDashboard,
     DashboardProvider,
@@ -21,6 +24,7 @@ import {
 import { GiveUp, waitUntil } from "../engines/lib";
 import { engine } from "../engines/state";
 import { druidDiagnosis, druidUrl, leavesDruidAsFound } from "./fixtures";
+import { launchBrowser, supersetLogin } from "./browser";
 import { jsonCall } from "./http";
 
 /** The pipeline's table name, made this run's own: a rerun on the same engines starts from an empty table. */
@@ -96,6 +100,48 @@ async function snapshot(s: Session, spec: DashboardSpec, st: DashboardState): Pr
     };
 }
 
+/** Where the browser test leaves its picture of the dashboard (the README shows a copy). */
+const SCREENSHOT = path.join(__dirname, "..", "..", ".engines", "screenshots", "dashboard.png");
+
+interface ChartPicture { title: string; colouredPixels: number; barWidths: number[]; problem?: string }
+
+/**
+ * Runs in the page: each chart on the dashboard as drawn. Coloured pixels (not grey text, grid or
+ * background) show data was drawn; on a bar chart, each horizontal band of them is one bar and
+ * its width the bar's length, listed top to bottom. An error or empty state is a problem.
+ */
+function chartPictures(): ChartPicture[] {
+    return Array.from(document.querySelectorAll('[data-test="dashboard-component-chart-holder"]')).map((holder) => {
+        const title = holder.querySelector('[data-test="editable-title"]')?.textContent?.trim() ?? "";
+        const alert = holder.querySelector('.ant-alert, [role="alert"], [data-test="error-message"]');
+        const text = (holder as HTMLElement).innerText;
+        const problem = alert ? `error shown: ${(alert as HTMLElement).innerText.slice(0, 300)}` : /no results|error/i.test(text.replace(title, "")) ? `says: ${text.slice(0, 300)}` : undefined;
+        const canvas = holder.querySelector("canvas");
+        if (!canvas) return { title, colouredPixels: 0, barWidths: [], problem };
+        const { width, height } = canvas;
+        const pixels = canvas.getContext("2d")!.getImageData(0, 0, width, height).data;
+        let colouredPixels = 0;
+        const rows: number[] = [];
+        for (let y = 0; y < height; y++) {
+            let n = 0;
+            for (let x = 0; x < width; x++) {
+                const i = (y * width + x) * 4;
+                const [r, g, b, a] = [pixels[i]!, pixels[i + 1]!, pixels[i + 2]!, pixels[i + 3]!];
+                if (a > 200 && Math.max(r, g, b) - Math.min(r, g, b) > 60) n++;
+            }
+            colouredPixels += n;
+            rows.push(n);
+        }
+        const barWidths: number[] = [];
+        let band = 0;
+        for (const n of [...rows, 0]) {
+            if (n > 20) band = Math.max(band, n);
+            else if (band) { barWidths.push(band); band = 0; }
+        }
+        return { title, colouredPixels, barWidths, problem };
+    });
+}
+
 describe("Superset dashboards as code (real Superset + Druid)", function () {
     const prefix = `it-${randomUUID().slice(0, 6)} `;
     let spec: DashboardSpec;
@@ -145,6 +191,36 @@ describe("Superset dashboards as code (real Superset + Druid)", function () {
         assert.ok(perMinute.every((r) => r.plays === 120));
         const devices = await data("plays-by-device");
         assert.deepEqual(devices.map((r) => r.device).sort(), ["mobile", "tv"]);
+    });
+
+    it("renders in a real browser: four charts with data, no error, the most-played title on top", async () => {
+        const browser = await launchBrowser();
+        try {
+            const page = await browser.newPage();
+            await supersetLogin(page, spec.url, spec.username, spec.password);
+            await page.goto(`${spec.url}/superset/dashboard/${state.dashboardId}/`, { waitUntil: "domcontentloaded", timeout: 180_000 });
+            // Drawn, and drawn for good: ECharts animates, so the picture counts once two looks agree.
+            let last = "";
+            const drawn = await waitUntil("four charts drawn with data", async () => {
+                const now = await page.evaluate(chartPictures);
+                if (now.some((c) => c.problem)) throw new GiveUp(JSON.stringify(now.filter((c) => c.problem)));
+                const key = JSON.stringify(now);
+                const settled = now.length === spec.charts.length && now.every((c) => c.colouredPixels > 500) && key === last;
+                last = key;
+                return settled ? now : undefined;
+            }, { timeoutMs: 180_000, intervalMs: 1_000 });
+            assert.deepEqual(drawn.map((c) => c.title), spec.charts.map((c) => c.name));
+            // The bars of "Top titles" from the top of the picture down: Narcos 300, The Crown 200, Dark 100.
+            const bars = drawn.find((c) => c.title === `${prefix}Top titles`)!.barWidths;
+            assert.equal(bars.length, 3, `three bars: ${JSON.stringify(bars)}`);
+            assert.ok(bars[0]! > bars[1]! && bars[1]! > bars[2]!, `longest bar on top: ${JSON.stringify(bars)}`);
+            assert.ok(Math.abs(bars[0]! / bars[2]! - 3) < 0.3, `the bars' lengths follow the plays 300:100: ${JSON.stringify(bars)}`);
+            fs.mkdirSync(path.dirname(SCREENSHOT), { recursive: true });
+            await page.screenshot({ path: SCREENSHOT });
+            console.log(`      (screenshot: ${SCREENSHOT})`);
+        } finally {
+            await browser.close();
+        }
     });
 
     it("re-applied unchanged: the provider's diff sees no change and a second run writes nothing", async () => {
