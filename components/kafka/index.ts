@@ -22,7 +22,7 @@ const sizes: Record<ProfileName, Record<"controller" | "broker" | "schemaRegistr
     workstation: { controller: 224, broker: 896, schemaRegistry: 320, connect: 640, ksqldb: 512, kafbat: 192, controlCenter: 1024 },
 };
 
-interface KafkaNode {
+export interface KafkaNode {
     id: number;
     name: string;
     broker: boolean;
@@ -37,7 +37,6 @@ export function kafkaNodes(cfg: Pick<StackConfig, "kafka">): KafkaNode[] {
     return [...ctrl, ...brk];
 }
 
-/** Every container this tier would run, with its memory: checked against the profile before anything is created. */
 /**
  * One pipeline topic as the tier declares it, from `kafka.topics.<key>`: replicated like the
  * cluster unless the key says otherwise, and always one in-sync replica short of all of them, so
@@ -60,6 +59,7 @@ export function topicArgs(cfg: Pick<StackConfig, "kafka">, key: TopicKey, bootst
     };
 }
 
+/** Every container this tier would run, with its memory: checked against the profile before anything is created. */
 export function kafkaMemoryPlan(cfg: StackConfig): Record<string, number> {
     const size = sizes[cfg.profile];
     const plan: Record<string, number> = {};
@@ -86,6 +86,51 @@ export interface KafkaOutputs {
     services: DeployedService[];
     /** Dependents wait for these: brokers healthy, topics created. */
     ready: pulumi.Resource[];
+}
+
+/**
+ * Each KRaft node's settings as apache/kafka's environment (`KAFKA_*`, read into
+ * server.properties by the image), with its heap, in start order, and the host port its host
+ * listener is published on. Exported because the test engines run Kafka from exactly this.
+ */
+export function kafkaNodeEnvs(cfg: StackConfig, hostAddress: string): { node: KafkaNode; env: Record<string, string>; hostPort?: number }[] {
+    const plan = kafkaMemoryPlan(cfg);
+    const rf = replication(cfg.kafka.brokers);
+    const nodes = kafkaNodes(cfg);
+    const voters = nodes.filter((n) => n.controller).map((n) => `${n.id}@${n.name}:${CONTROLLER_PORT}`).join(",");
+    const brokerNodes = nodes.filter((n) => n.broker);
+    return nodes.map((node) => {
+        const hostPort = node.broker ? cfg.ports.kafka + brokerNodes.indexOf(node) : undefined;
+        const listeners = [
+            ...(node.broker ? [`INTERNAL://:${INTERNAL_PORT}`, `HOST://:${HOST_LISTENER_PORT}`] : []),
+            ...(node.controller ? [`CONTROLLER://:${CONTROLLER_PORT}`] : []),
+        ];
+        const props: Record<string, string> = {
+            "node.id": String(node.id),
+            "process.roles": [node.broker && "broker", node.controller && "controller"].filter(Boolean).join(","),
+            "controller.quorum.voters": voters,
+            "controller.listener.names": "CONTROLLER",
+            listeners: listeners.join(","),
+            "listener.security.protocol.map": "INTERNAL:PLAINTEXT,HOST:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "log.dirs": "/var/lib/kafka/data",
+        };
+        if (node.broker) {
+            Object.assign(props, {
+                "advertised.listeners": `INTERNAL://${node.name}:${INTERNAL_PORT},HOST://${hostAddress}:${hostPort}`,
+                "inter.broker.listener.name": "INTERNAL",
+                "default.replication.factor": String(rf.factor),
+                "min.insync.replicas": String(rf.minInSync),
+                "offsets.topic.replication.factor": String(rf.factor),
+                "transaction.state.log.replication.factor": String(rf.factor),
+                "transaction.state.log.min.isr": String(rf.minInSync),
+                "share.coordinator.state.topic.replication.factor": String(rf.factor),
+                "share.coordinator.state.topic.min.isr": String(rf.minInSync),
+                // Topics are code: a typo in a client must not create a stray topic.
+                "auto.create.topics.enable": "false",
+            });
+        }
+        return { node, hostPort, env: { ...apacheKafkaEnv(props), KAFKA_HEAP_OPTS: heapOpts(plan[node.name]!) } };
+    });
 }
 
 /**
@@ -139,40 +184,9 @@ export class KafkaTier extends pulumi.ComponentResource implements KafkaOutputs 
         const clusterId = new random.RandomId("cluster-id", { byteLength: 16 }, { parent: this }).b64Url;
 
         const nodes = kafkaNodes(cfg);
-        const voters = nodes.filter((n) => n.controller).map((n) => `${n.id}@${n.name}:${CONTROLLER_PORT}`).join(",");
-        const brokerNodes = nodes.filter((n) => n.broker);
-        const hostPort = (n: KafkaNode) => cfg.ports.kafka + brokerNodes.indexOf(n);
         const deployed = new Map<string, DeployedService>();
         // Controllers first: brokers register with a quorum that is already up.
-        for (const node of nodes) {
-            const listeners = [
-                ...(node.broker ? [`INTERNAL://:${INTERNAL_PORT}`, `HOST://:${HOST_LISTENER_PORT}`] : []),
-                ...(node.controller ? [`CONTROLLER://:${CONTROLLER_PORT}`] : []),
-            ];
-            const props: Record<string, string> = {
-                "node.id": String(node.id),
-                "process.roles": [node.broker && "broker", node.controller && "controller"].filter(Boolean).join(","),
-                "controller.quorum.voters": voters,
-                "controller.listener.names": "CONTROLLER",
-                listeners: listeners.join(","),
-                "listener.security.protocol.map": "INTERNAL:PLAINTEXT,HOST:PLAINTEXT,CONTROLLER:PLAINTEXT",
-                "log.dirs": "/var/lib/kafka/data",
-            };
-            if (node.broker) {
-                Object.assign(props, {
-                    "advertised.listeners": `INTERNAL://${node.name}:${INTERNAL_PORT},HOST://${platform.hostAddress}:${hostPort(node)}`,
-                    "inter.broker.listener.name": "INTERNAL",
-                    "default.replication.factor": String(rf.factor),
-                    "min.insync.replicas": String(rf.minInSync),
-                    "offsets.topic.replication.factor": String(rf.factor),
-                    "transaction.state.log.replication.factor": String(rf.factor),
-                    "transaction.state.log.min.isr": String(rf.minInSync),
-                    "share.coordinator.state.topic.replication.factor": String(rf.factor),
-                    "share.coordinator.state.topic.min.isr": String(rf.minInSync),
-                    // Topics are code: a typo in a client must not create a stray topic.
-                    "auto.create.topics.enable": "false",
-                });
-            }
+        for (const { node, env, hostPort } of kafkaNodeEnvs(cfg, platform.hostAddress)) {
             const healthCommand = node.broker
                 ? `/opt/kafka/bin/kafka-broker-api-versions.sh --bootstrap-server localhost:${INTERNAL_PORT}`
                 : `/opt/kafka/bin/kafka-metadata-quorum.sh --bootstrap-controller localhost:${CONTROLLER_PORT} describe --status`;
@@ -181,9 +195,9 @@ export class KafkaTier extends pulumi.ComponentResource implements KafkaOutputs 
                 deploy({
                     name: node.name,
                     image: cfg.images.kafka,
-                    env: { ...apacheKafkaEnv(props), CLUSTER_ID: clusterId, KAFKA_HEAP_OPTS: heapOpts(plan[node.name]) },
+                    env: { ...env, CLUSTER_ID: clusterId },
                     ports: [
-                        ...(node.broker ? [{ name: "internal", containerPort: INTERNAL_PORT }, { name: "host", containerPort: HOST_LISTENER_PORT, hostPort: hostPort(node) }] : []),
+                        ...(node.broker ? [{ name: "internal", containerPort: INTERNAL_PORT }, { name: "host", containerPort: HOST_LISTENER_PORT, hostPort }] : []),
                         ...(node.controller ? [{ name: "controller", containerPort: CONTROLLER_PORT }] : []),
                     ],
                     volumes: [{ name: "data", mountPath: "/var/lib/kafka/data" }],
@@ -193,7 +207,7 @@ export class KafkaTier extends pulumi.ComponentResource implements KafkaOutputs 
                 }),
             );
         }
-        this.brokers = brokerNodes.map((n) => deployed.get(n.name)!);
+        this.brokers = nodes.filter((n) => n.broker).map((n) => deployed.get(n.name)!);
         this.bootstrapInternal = this.brokers.map((b) => b.internal.internal).join(",");
         this.bootstrapHost = this.brokers.map((b) => b.published.host).join(",");
 

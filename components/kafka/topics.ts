@@ -32,6 +32,29 @@ async function withAdmin<T>(bootstrap: string, fn: (admin: Admin) => Promise<T>)
     }
 }
 
+/**
+ * Waits until every partition of a just-created topic has a leader. kafkajs' own wait
+ * (`createTopics({ waitForLeaders })`) retries only LEADER_NOT_AVAILABLE, but a busy broker also
+ * answers UNKNOWN_TOPIC_OR_PARTITION for a moment after the create: seen in CI under load, where
+ * `pulumi up` then failed on a topic that did exist, and the next `up` refused to adopt it.
+ */
+export async function untilLed(admin: Admin, topic: string, partitions: number, timeoutMs = 60_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    let last = "no answer yet";
+    for (;;) {
+        try {
+            const [metadata] = (await admin.fetchTopicMetadata({ topics: [topic] })).topics;
+            const led = metadata?.partitions.filter((p) => p.leader >= 0).length ?? 0;
+            if (led === partitions) return;
+            last = `${led} of ${partitions} partitions have a leader`;
+        } catch (e) {
+            last = e instanceof Error ? e.message : String(e);
+        }
+        if (Date.now() > deadline) throw new Error(`topic ${topic} was created, but not all its partitions have a leader after ${timeoutMs / 1000} s (${last})`);
+        await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+}
+
 const configEntries = (config: Record<string, string>) => Object.entries(config).map(([name, value]) => ({ name, value }));
 
 /** The same configs in any key order: state read back, or a topic described by the broker, keeps no order. */
@@ -82,7 +105,7 @@ export class TopicProvider implements pulumi.dynamic.ResourceProvider<TopicState
     async create(inputs: TopicState): Promise<pulumi.dynamic.CreateResult<TopicState>> {
         await onTopic(`creating topic ${inputs.name}`, inputs.bootstrap, () => withAdmin(inputs.bootstrap, async (admin) => {
             const created = await admin.createTopics({
-                waitForLeaders: true,
+                waitForLeaders: false,
                 topics: [
                     {
                         topic: inputs.name,
@@ -94,6 +117,7 @@ export class TopicProvider implements pulumi.dynamic.ResourceProvider<TopicState
             });
             // Adopting an existing topic silently would let `destroy` delete data we never owned.
             if (!created) throw new Error(`topic ${inputs.name} already exists; delete it or choose another name in kafka.topics`);
+            await untilLed(admin, inputs.name, inputs.partitions);
         }));
         return { id: inputs.name, outs: inputs };
     }

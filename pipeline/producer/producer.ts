@@ -11,11 +11,12 @@
  *   benchmark's ratio to Kafka's own producer shows.
  * - Stops cleanly: on SIGTERM the loop ends after the batch in flight is acknowledged.
  */
-import { CompressionTypes, Kafka, Partitioners, type Producer } from "kafkajs";
+import { CompressionTypes, Kafka, type Producer } from "kafkajs";
 import { viewingEventJsonSchema, viewingEvents, type ViewingEvent } from "../events";
 import { kafkaLogCreator, kafkaLogLevel, type Logger } from "../shared/log";
 import { sleep } from "../shared/sleep";
 import type { ProducerConfig } from "./config";
+import { sendAcknowledged, trackingPartitioner } from "./acknowledged";
 import { registerSchema } from "./registry";
 
 /** Mean simulated seconds between two events of one session (heartbeats every 30 s, pauses): sizes concurrency to the rate. */
@@ -46,6 +47,7 @@ export class ViewingProducer {
     readonly status: ProducerStatus = { healthy: false, connected: false, sent: 0 };
     private stopping = false;
     private readonly producer: Producer;
+    private readonly partitioner = trackingPartitioner();
 
     constructor(private readonly config: ProducerConfig, private readonly log: Logger) {
         const kafka = new Kafka({
@@ -56,8 +58,8 @@ export class ViewingProducer {
             // Outlast a broker restart (about 10-30 s) before a send is given up as fatal.
             retry: { initialRetryTime: 300, maxRetryTime: 5_000, retries: 20 },
         });
-        // DefaultPartitioner is murmur2 on the key, as in the Java client: a user maps to the same partition from any client.
-        this.producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+        // DefaultPartitioner (murmur2 on the key, as in the Java client), tracked so sends can check every partition answered.
+        this.producer = kafka.producer({ createPartitioner: this.partitioner.createPartitioner, idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
         this.producer.on(this.producer.events.DISCONNECT, () => { this.status.connected = false; });
         this.producer.on(this.producer.events.CONNECT, () => { this.status.connected = true; });
     }
@@ -96,7 +98,11 @@ export class ViewingProducer {
                     continue;
                 }
                 const batch = Array.from({ length: due }, () => stream.next().value);
-                await this.producer.send({ topic: c.TOPIC, acks: -1, compression: CompressionTypes.GZIP, messages: batch.map(toMessage) });
+                await sendAcknowledged(
+                    (messages) => this.producer.send({ topic: c.TOPIC, acks: -1, compression: CompressionTypes.GZIP, messages }),
+                    this.partitioner, c.TOPIC, batch.map(toMessage),
+                    (partitions, count) => this.log.warn("send resolved without some partitions' answers: sending them again (kafkajs#1303)", { partitions, count }),
+                );
                 this.status.sent += batch.length;
                 this.status.lastEventTime = batch[batch.length - 1]!.event_time;
                 if (Date.now() - lastLog >= 10_000) {

@@ -10,6 +10,7 @@ import { parseStackConfig } from "../../components/config";
 import { connectWorkerEnv, kafkaMemoryPlan, replication } from "../../components/kafka";
 import { heapOpts } from "../../components/platform/jvm";
 import type { Engine, EngineContext } from "./types";
+import { LOG4J_VERSION } from "./kafka";
 import { freePort, javaBin, mvnCopy, spawnDetached, waitForHttp } from "./lib";
 
 function homeDir(ctx: EngineContext): string {
@@ -58,7 +59,7 @@ export const connect: Engine = {
 
     async install(ctx) {
         const v = ctx.versions.kafka;
-        await mvnCopy([`org.apache.kafka:connect-runtime:${v}`, "org.apache.logging.log4j:log4j-slf4j-impl:2.24.3"], path.join(homeDir(ctx), "libs"));
+        await mvnCopy([`org.apache.kafka:connect-runtime:${v}`, `org.apache.logging.log4j:log4j-slf4j-impl:${LOG4J_VERSION}`], path.join(homeDir(ctx), "libs"));
         await mvnCopy([`org.apache.kafka:connect-file:${v}`], path.join(homeDir(ctx), "plugins", "connect-file"), { transitive: false });
     },
 

@@ -1,28 +1,31 @@
 /**
- * Kafka as a single KRaft node (broker and controller in one JVM), from the Maven Central jars
- * of the same version the Docker platform deploys. kafka-tools rides along for Kafka's own
- * producer/consumer performance tools, the reference the project's clients are measured against.
+ * Kafka from the Maven Central jars of the version the Docker platform deploys, running the
+ * nodes the Kafka tier renders (kafka-rendered.ts): the shared engine is the laptop profile's
+ * one combined KRaft node; `startKafkaCluster` also runs the workstation profile's 3 controllers
+ * and 3 brokers. kafka-tools rides along for Kafka's own performance tools, the reference the
+ * project's clients are measured against.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { Kafka, logLevel } from "kafkajs";
 import type { Engine, EngineContext, EngineHandle } from "./types";
-import { freePort, javaBin, mvnCopy, run, spawnDetached, stopPids, waitUntil } from "./lib";
+import { localNodes, renderedKafka, writeProperties } from "./kafka-rendered";
+import { javaBin, mvnCopy, run, spawnDetached, stopPids, waitUntil } from "./lib";
 
 /** Fixed, so formatted log dirs and configs are reproducible (any 16-byte base64url id works). */
 const CLUSTER_ID = "4L6g3nShT-eMCtK--X86sw";
 
 /** Kafka 4.1 logs through SLF4J 1.7; its distribution binds that to log4j2 with this jar. */
-const LOG4J_VERSION = "2.24.3";
+export const LOG4J_VERSION = "2.24.3";
 
 function libDir(ctx: EngineContext): string {
     return path.join(ctx.cacheDir, `kafka-${ctx.versions.kafka}`, "libs");
 }
 
-/** Spawns the broker from the files `start` wrote; also what a restart uses. Returns the pid. */
+/** Spawns a node from the files its start wrote, with the tier's heap; also what a restart uses. Returns the pid. */
 export function spawnBroker(details: Record<string, string>, logFile: string): number {
     return spawnDetached(javaBin(), [
-        "-Xmx1g", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20", "-Djava.awt.headless=true",
+        ...details.heapOpts!.split(" "), "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20", "-Djava.awt.headless=true",
         `-Dlog4j2.configurationFile=${details.log4jConfig}`,
         "-cp", details.classpath, "kafka.Kafka", details.serverProperties,
     ], { logFile });
@@ -63,6 +66,49 @@ export async function restartKafka(handle: EngineHandle): Promise<EngineHandle> 
     return { ...handle, pids: [pid] };
 }
 
+export interface RunningNode { id: number; name: string; broker: boolean; controller: boolean; pid: number; logFile: string; details: Record<string, string> }
+export interface KafkaCluster { bootstrap: string; nodes: RunningNode[] }
+
+function writeLog4j(file: string): void {
+    fs.writeFileSync(file, [
+        "appender.console.type=Console",
+        "appender.console.name=STDOUT",
+        "appender.console.layout.type=PatternLayout",
+        "appender.console.layout.pattern=[%d] %p %m (%c)%n",
+        "rootLogger.level=INFO",
+        "rootLogger.appenderRef.stdout.ref=STDOUT",
+        "",
+    ].join("\n"));
+}
+
+/**
+ * Formats and starts the nodes a profile renders, controllers first as on Docker, and returns
+ * once every broker serves its partitions. `libs` is the engine's jar folder (details.libDir).
+ */
+export async function startKafkaCluster(profile: "laptop" | "workstation", libs: string, workDir: string): Promise<KafkaCluster> {
+    const classpath = path.join(libs, "*");
+    const log4jConfig = path.join(workDir, "log4j2.properties");
+    writeLog4j(log4jConfig);
+    const local = await localNodes(renderedKafka(profile), path.join(workDir, "data"));
+    const nodes: RunningNode[] = [];
+    for (const n of local) {
+        const serverProperties = path.join(workDir, `${n.node.name}.properties`);
+        writeProperties(serverProperties, n.properties);
+        // A short-lived JVM: C1 only saves about a second of JIT work.
+        await run(javaBin(), [
+            "-XX:TieredStopAtLevel=1", `-Dlog4j2.configurationFile=${log4jConfig}`, "-cp", classpath,
+            "kafka.tools.StorageTool", "format", "-t", CLUSTER_ID, "-c", serverProperties,
+        ]);
+        const details = { libDir: libs, classpath, serverProperties, log4jConfig, clusterId: CLUSTER_ID, heapOpts: n.heapOpts.join(" "),
+            ...(n.listeners.HOST ? { bootstrap: n.listeners.HOST } : {}) };
+        const logFile = path.join(workDir, `${n.node.name}.log`);
+        nodes.push({ id: n.node.id, name: n.node.name, broker: n.node.broker, controller: n.node.controller, pid: spawnBroker(details, logFile), logFile, details });
+    }
+    const brokers = nodes.filter((n) => n.broker);
+    for (const b of brokers) await waitForBroker(b.details.bootstrap!, b.pid, b.logFile);
+    return { bootstrap: brokers.map((b) => b.details.bootstrap!).join(","), nodes };
+}
+
 export const kafka: Engine = {
     name: "kafka",
     dependsOn: [],
@@ -78,62 +124,17 @@ export const kafka: Engine = {
 
     async start(ctx) {
         const started = Date.now();
-        const [brokerPort, controllerPort] = [await freePort(), await freePort()];
-        const bootstrap = `127.0.0.1:${brokerPort}`;
-        const serverProperties = path.join(ctx.workDir, "server.properties");
-        const log4jConfig = path.join(ctx.workDir, "log4j2.properties");
-        const logFile = path.join(ctx.workDir, "kafka.log");
-
-        fs.writeFileSync(serverProperties, [
-            "process.roles=broker,controller",
-            "node.id=1",
-            `controller.quorum.voters=1@127.0.0.1:${controllerPort}`,
-            `listeners=PLAINTEXT://${bootstrap},CONTROLLER://127.0.0.1:${controllerPort}`,
-            `advertised.listeners=PLAINTEXT://${bootstrap}`,
-            "controller.listener.names=CONTROLLER",
-            "inter.broker.listener.name=PLAINTEXT",
-            "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
-            `log.dirs=${path.join(ctx.workDir, "data")}`,
-            "num.partitions=1",
-            // One node: every internal topic must make do with one replica.
-            "offsets.topic.replication.factor=1",
-            "transaction.state.log.replication.factor=1",
-            "transaction.state.log.min.isr=1",
-            "share.coordinator.state.topic.replication.factor=1",
-            "share.coordinator.state.topic.min.isr=1",
-            // Tests start consumer groups constantly; the default 3 s wait only slows them down.
-            "group.initial.rebalance.delay.ms=0",
-            "",
-        ].join("\n"));
-        fs.writeFileSync(log4jConfig, [
-            "appender.console.type=Console",
-            "appender.console.name=STDOUT",
-            "appender.console.layout.type=PatternLayout",
-            "appender.console.layout.pattern=[%d] %p %m (%c)%n",
-            "rootLogger.level=INFO",
-            "rootLogger.appenderRef.stdout.ref=STDOUT",
-            "",
-        ].join("\n"));
-
-        const classpath = path.join(libDir(ctx), "*");
-        // A short-lived JVM: C1 only saves about a second of JIT work.
-        await run(javaBin(), [
-            "-XX:TieredStopAtLevel=1", `-Dlog4j2.configurationFile=${log4jConfig}`, "-cp", classpath,
-            "kafka.tools.StorageTool", "format", "-t", CLUSTER_ID, "-c", serverProperties,
-        ]);
-
-        // Everything a restart (restartKafka) or Kafka's own tools (bench) need to run again.
-        const details = { libDir: libDir(ctx), classpath, serverProperties, log4jConfig, clusterId: CLUSTER_ID };
-        const pid = spawnBroker(details, logFile);
-        await waitForBroker(bootstrap, pid, logFile);
-        ctx.log(`kafka ${ctx.versions.kafka} on ${bootstrap}`);
+        const cluster = await startKafkaCluster("laptop", libDir(ctx), ctx.workDir);
+        const [node] = cluster.nodes;
+        ctx.log(`kafka ${ctx.versions.kafka} on ${cluster.bootstrap}`);
         return {
             name: "kafka",
             version: ctx.versions.kafka,
-            endpoints: { bootstrap },
-            details,
-            pids: [pid],
-            logFiles: [logFile],
+            endpoints: { bootstrap: cluster.bootstrap },
+            // Everything a restart (restartKafka) or Kafka's own tools (bench) need to run again.
+            details: node!.details,
+            pids: [node!.pid],
+            logFiles: [node!.logFile],
             startSeconds: (Date.now() - started) / 1000,
         };
     },

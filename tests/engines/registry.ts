@@ -27,6 +27,8 @@ export const engines: Engine[] = [
 
 export const suites: Record<string, string[]> = {
     "tests/integration/kafka.test.ts": ["kafka"],
+    // Starts its own 6-node cluster from the kafka engine's jars, for this suite only.
+    "tests/integration/kafka-quorum.test.ts": ["kafka"],
     "tests/integration/topics.test.ts": ["kafka"],
     "tests/integration/connect.test.ts": ["connect", "kafka"],
     "tests/integration/s3.test.ts": ["s3"],

@@ -96,8 +96,7 @@ export interface TopicRecord { partition: number; offset: string; key: string | 
  * transaction markers an exactly-once producer (the Flink job) leaves there, which carry no
  * record: a fixed wait for "nothing more" is not needed.
  */
-export async function readTopic(clientId: string, topic: string, timeoutMs = 60_000): Promise<TopicRecord[]> {
-    const kafka = kafkaClient(clientId);
+export async function readTopic(clientId: string, topic: string, timeoutMs = 60_000, kafka = kafkaClient(clientId)): Promise<TopicRecord[]> {
     const admin = kafka.admin();
     await admin.connect();
     const ends = await admin.fetchTopicOffsets(topic).finally(() => admin.disconnect());

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { ConfigResourceTypes, Kafka, logLevel, type Admin } from "kafkajs";
-import { TopicProvider, type TopicState } from "../../components/kafka/topics";
+import { TopicProvider, untilLed, type TopicState } from "../../components/kafka/topics";
 import { engine } from "../engines/state";
 
 describe("topics as code against a real Kafka broker", () => {
@@ -99,6 +99,18 @@ describe("topics as code against a real Kafka broker", () => {
         const rf = await provider.check(spec, { ...spec, replicationFactor: 3 });
         assert.match(rf.failures![0]!.reason, /replicationFactor .* cannot change in place \(1 -> 3\)/);
         assert.equal(await partitions(spec.name), 4, "nothing was touched");
+    });
+
+    it("after a create, waits out a broker that does not know the topic yet (UNKNOWN_TOPIC_OR_PARTITION), until every partition has a leader", async () => {
+        const name = `it-late-${randomUUID()}`;
+        // The wait starts before the topic exists, as when a busy broker's metadata lags its create.
+        const waited = untilLed(admin, name, 3, 30_000);
+        await new Promise((resolve) => setTimeout(resolve, 1_500));
+        await admin.createTopics({ topics: [{ topic: name, numPartitions: 3, replicationFactor: 1 }] });
+        await waited;
+        assert.equal(await partitions(name), 3);
+        await admin.deleteTopics({ topics: [name] });
+        await assert.rejects(untilLed(admin, `it-never-${randomUUID()}`, 1, 2_000), /was created, but not all its partitions have a leader after 2 s/);
     });
 
     it("deletes the topic, and a second delete is a no-op; a deleted topic reads as gone", async () => {
