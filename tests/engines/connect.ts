@@ -4,13 +4,13 @@
  * (`connectWorkerEnv`) and the heap it gives that container. The FileStream connectors (Kafka's
  * `connect-file`) are the plugin, in a plugin folder of their own as a user would add one.
  */
-import * as fs from "node:fs";
 import * as path from "node:path";
 import { parseStackConfig } from "../../components/config";
 import { connectWorkerEnv, kafkaMemoryPlan, replication } from "../../components/kafka";
 import { heapOpts } from "../../components/platform/jvm";
 import type { Engine, EngineContext } from "./types";
 import { LOG4J_VERSION } from "./kafka";
+import { writeProperties } from "./kafka-rendered";
 import { freePort, javaBin, mvnCopy, spawnDetached, waitForHttp } from "./lib";
 
 function homeDir(ctx: EngineContext): string {
@@ -74,7 +74,7 @@ export const connect: Engine = {
             bootstrap: kafka.endpoints.bootstrap!, port, pluginDir: path.join(homeDir(ctx), "plugins"),
         });
         const workerFile = path.join(ctx.workDir, "connect-distributed.properties");
-        fs.writeFileSync(workerFile, Object.entries(properties).map(([k, v]) => `${k}=${v}`).join("\n") + "\n");
+        writeProperties(workerFile, properties);
         const logFile = path.join(ctx.workDir, "connect.log");
         const pid = spawnDetached(javaBin(), [
             ...heapOpts(kafkaMemoryPlan(cfg)["kafka-connect"]!).split(" "), "-Djava.awt.headless=true",

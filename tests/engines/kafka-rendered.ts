@@ -32,7 +32,7 @@ export interface LocalNode {
     node: KafkaNode;
     properties: Record<string, string>;
     /** `-Xms -Xmx` as the tier sets KAFKA_HEAP_OPTS. */
-    heapOpts: string[];
+    heapOpts: string;
     /** The node's own listeners on 127.0.0.1, by listener name. */
     listeners: Record<string, string>;
 }
@@ -73,7 +73,7 @@ export async function localNodes(rendered: { node: KafkaNode; env: Record<string
             return `${id}@${controllerAddress(hostPort!.split(":")[0]!)}`;
         }).join(",");
         local["log.dirs"] = path.join(dataDir, node.name);
-        return { node, properties: local, heapOpts: env.KAFKA_HEAP_OPTS!.split(" "), listeners: own };
+        return { node, properties: local, heapOpts: env.KAFKA_HEAP_OPTS!, listeners: own };
     });
 }
 

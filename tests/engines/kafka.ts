@@ -99,7 +99,7 @@ export async function startKafkaCluster(profile: "laptop" | "workstation", libs:
             "-XX:TieredStopAtLevel=1", `-Dlog4j2.configurationFile=${log4jConfig}`, "-cp", classpath,
             "kafka.tools.StorageTool", "format", "-t", CLUSTER_ID, "-c", serverProperties,
         ]);
-        const details = { libDir: libs, classpath, serverProperties, log4jConfig, clusterId: CLUSTER_ID, heapOpts: n.heapOpts.join(" "),
+        const details = { libDir: libs, classpath, serverProperties, log4jConfig, clusterId: CLUSTER_ID, heapOpts: n.heapOpts,
             ...(n.listeners.HOST ? { bootstrap: n.listeners.HOST } : {}) };
         const logFile = path.join(workDir, `${n.node.name}.log`);
         nodes.push({ id: n.node.id, name: n.node.name, broker: n.node.broker, controller: n.node.controller, pid: spawnBroker(details, logFile), logFile, details });

@@ -17,7 +17,7 @@ import { topicArgs } from "../../components/kafka";
 import { sendAcknowledged, trackingPartitioner } from "../../pipeline/producer/acknowledged";
 import { TopicProvider, type TopicState } from "../../components/kafka/topics";
 import { startKafkaCluster, waitForBroker, spawnBroker, type KafkaCluster, type RunningNode } from "../engines/kafka";
-import { stopPids, waitUntil } from "../engines/lib";
+import { isAlive, stopPids, waitUntil } from "../engines/lib";
 import { engine } from "../engines/state";
 import { readTopic } from "./fixtures";
 
@@ -29,14 +29,7 @@ function kill(node: RunningNode): void {
 }
 
 async function waitDead(node: RunningNode): Promise<void> {
-    await waitUntil(`${node.name} gone`, () => {
-        try {
-            process.kill(node.pid, 0);
-            return false;
-        } catch {
-            return true;
-        }
-    }, { timeoutMs: 30_000, intervalMs: 100 });
+    await waitUntil(`${node.name} gone`, () => !isAlive(node.pid), { timeoutMs: 30_000, intervalMs: 100 });
 }
 
 describe("Kafka quorum as rendered for the workstation profile (3 controllers, 3 brokers)", () => {
