@@ -4,7 +4,7 @@ import { ProfileName, StackConfig } from "../config";
 import { KafkaOutputs } from "../kafka";
 import { ObjectStoreOutputs } from "../objectstore";
 import { DeployedService, Platform, ServiceSpec } from "../platform/types";
-import { postgresService } from "../shared/postgres";
+import { MetadataDatabase, postgresService } from "../shared/postgres";
 import { druidEnv } from "./env";
 import { KafkaSupervisor, KafkaSupervisorArgs, kafkaSupervisorSpec } from "./supervisor";
 
@@ -87,6 +87,9 @@ export const druidSizes: Record<
 };
 
 const serviceName = (role: DruidRole | "zookeeper" | "db") => `druid-${role}`;
+
+/** Druid's metadata store: segments, tasks, supervisors, rules. */
+export const druidDatabase: MetadataDatabase = { name: serviceName("db"), database: "druid", user: "druid" };
 
 export function druidMemoryPlan(cfg: Pick<StackConfig, "profile">): Record<string, number> {
     const size = druidSizes[cfg.profile];
@@ -258,7 +261,7 @@ export class DruidTier extends pulumi.ComponentResource {
         });
 
         const dbPassword = pulumi.secret(new random.RandomPassword("db-password", { length: 32, special: false }, { parent: this }).result);
-        const db = deploy(postgresService({ name: serviceName("db"), tier: "druid", image: cfg.images.postgres, database: "druid", user: "druid", password: dbPassword, memoryMiB: size.db }));
+        const db = deploy(postgresService({ ...druidDatabase, tier: "druid", image: cfg.images.postgres, password: dbPassword, memoryMiB: size.db }));
 
         const common: Record<string, pulumi.Input<string>> = {
             "druid.extensions.loadList": JSON.stringify(druidExtensions),

@@ -1,7 +1,7 @@
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { ProfileName, StackConfig } from "../config";
-import { IcebergCatalog } from "../iceberg";
+import { IcebergCatalog, icebergDatabase } from "../iceberg";
 import { ObjectStoreOutputs } from "../objectstore";
 import { heapOpts } from "../platform/jvm";
 import { DeployedService, Platform, ServiceSpec } from "../platform/types";
@@ -21,7 +21,7 @@ export function flinkMemoryPlan(cfg: StackConfig): Record<string, number> {
     const size = sizes[cfg.profile];
     const plan: Record<string, number> = { [JOBMANAGER]: size.jobmanager };
     for (let i = 1; i <= cfg.flink.taskManagers; i++) plan[`flink-taskmanager-${i}`] = size.taskmanager;
-    return { ...plan, "flink-sql-gateway": size.sqlGateway, "iceberg-rest": size.icebergRest, "iceberg-db": size.icebergDb };
+    return { ...plan, "flink-sql-gateway": size.sqlGateway, "iceberg-rest": size.icebergRest, [icebergDatabase.name]: size.icebergDb };
 }
 
 export interface FlinkSettings {

@@ -6,12 +6,15 @@ import { ObjectStoreOutputs } from "../objectstore";
 import { heapOpts } from "../platform/jvm";
 import { DeployedService, Platform } from "../platform/types";
 import { jarImage } from "../shared/image";
-import { postgresService } from "../shared/postgres";
+import { MetadataDatabase, postgresService } from "../shared/postgres";
 import { CatalogLocation, icebergCatalogOptions } from "./options";
 
 export { icebergCatalogOptions, withClause } from "./options";
 
 const REST_PORT = 8181;
+
+/** The catalog's tables and namespaces (JdbcCatalog); the data and metadata files are on the object store. */
+export const icebergDatabase: MetadataDatabase = { name: "iceberg-db", database: "iceberg", user: "iceberg" };
 
 export interface IcebergCatalogArgs {
     store: ObjectStoreOutputs;
@@ -38,9 +41,7 @@ export class IcebergCatalog extends pulumi.ComponentResource {
         const { store } = args;
         const dbPassword = pulumi.secret(new random.RandomPassword("db-password", { length: 32, special: false }, { parent: this }).result);
         const db = platform.deploy(
-            {
-                ...postgresService({ name: "iceberg-db", tier: "flink", image: cfg.images.postgres, database: "iceberg", user: "iceberg", password: dbPassword, memoryMiB: args.memoryMiB.db }),
-            },
+            postgresService({ ...icebergDatabase, tier: "flink", image: cfg.images.postgres, password: dbPassword, memoryMiB: args.memoryMiB.db }),
             this,
         );
         const creds = store.credentials.iceberg;

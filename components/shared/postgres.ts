@@ -1,16 +1,26 @@
 import * as pulumi from "@pulumi/pulumi";
 import { ServiceSpec } from "../platform/types";
 
-export interface PostgresArgs {
+/**
+ * A tier's metadata database as the tier names it. Exported by each tier, so the test engine
+ * creates exactly these databases and users on a real PostgreSQL.
+ */
+export interface MetadataDatabase {
     /** Service name, also the host name other services use. */
     name: string;
-    tier: string;
-    image: string;
     database: string;
     user: string;
+}
+
+export interface PostgresArgs extends MetadataDatabase {
+    tier: string;
+    image: string;
     password: pulumi.Input<string>;
     memoryMiB: number;
 }
+
+/** The port the postgres image listens on; `internal.sql` of a postgresService is `<name>:5432`. */
+export const POSTGRES_PORT = 5432;
 
 /**
  * A small PostgreSQL for one tier's metadata (Iceberg catalog, Druid, Superset). Each tier gets its
@@ -26,7 +36,7 @@ export function postgresService(args: PostgresArgs): Omit<ServiceSpec, "dependsO
         command: ["postgres", "-c", `shared_buffers=${sharedBuffers}MB`, "-c", "max_connections=50", "-c", "work_mem=2MB"],
         env: { POSTGRES_DB: args.database, POSTGRES_USER: args.user, PGDATA: "/var/lib/postgresql/data/pgdata" },
         secretEnv: { POSTGRES_PASSWORD: args.password },
-        ports: [{ name: "sql", containerPort: 5432 }],
+        ports: [{ name: "sql", containerPort: POSTGRES_PORT }],
         volumes: [{ name: "data", mountPath: "/var/lib/postgresql/data" }],
         health: { command: ["pg_isready", "-U", args.user, "-d", args.database], startPeriodSeconds: 10, intervalSeconds: 5 },
         memoryMiB: args.memoryMiB,

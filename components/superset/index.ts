@@ -4,7 +4,7 @@ import * as random from "@pulumi/random";
 import { ProfileName, StackConfig } from "../config";
 import { DeployedService, Platform } from "../platform/types";
 import { builtImage, folderDigest } from "../shared/image";
-import { postgresService } from "../shared/postgres";
+import { MetadataDatabase, POSTGRES_PORT, postgresService } from "../shared/postgres";
 import { SupersetConfig } from "./config";
 import { SupersetDashboards, SupersetDashboardsArgs, viewingDashboard } from "./dashboards";
 
@@ -12,7 +12,8 @@ export { druidSqlalchemyUri, SupersetDashboards, viewingDashboard } from "./dash
 
 const WEB_PORT = 8088;
 const REDIS_PORT = 6379;
-const DB = { name: "superset-db", database: "superset", user: "superset" } as const;
+/** Superset's metadata: users, roles, databases, datasets, charts, dashboards. */
+export const supersetDatabase: MetadataDatabase = { name: "superset-db", database: "superset", user: "superset" };
 const REDIS = "superset-redis";
 /** Where the image's PYTHONPATH (/app/pythonpath) makes Superset find its config module. */
 export const CONFIG_PATH = "/app/pythonpath/superset_config.py";
@@ -27,7 +28,7 @@ const sizes: Record<ProfileName, { web: number; db: number; redis: number }> = {
 
 export function supersetMemoryPlan(cfg: StackConfig): Record<string, number> {
     const size = sizes[cfg.profile];
-    return { superset: size.web, [DB.name]: size.db, [REDIS]: size.redis };
+    return { superset: size.web, [supersetDatabase.name]: size.db, [REDIS]: size.redis };
 }
 
 /**
@@ -54,7 +55,7 @@ import os
 from urllib.parse import quote
 
 SECRET_KEY = os.environ["SUPERSET_SECRET_KEY"]
-SQLALCHEMY_DATABASE_URI = "postgresql+psycopg2://${DB.user}:%s@${DB.name}:5432/${DB.database}" % quote(os.environ["DATABASE_PASSWORD"], safe="")
+SQLALCHEMY_DATABASE_URI = "postgresql+psycopg2://${supersetDatabase.user}:%s@${supersetDatabase.name}:${POSTGRES_PORT}/${supersetDatabase.database}" % quote(os.environ["DATABASE_PASSWORD"], safe="")
 
 _REDIS_URL = "${redisUrl}" % quote(os.environ["REDIS_PASSWORD"], safe="")
 
@@ -143,7 +144,7 @@ export class SupersetTier extends pulumi.ComponentResource {
         this.login = { user: ADMIN_USER, password: adminPassword };
 
         const db = platform.deploy(
-            postgresService({ name: DB.name, tier: "superset", image: cfg.images.postgres, database: DB.database, user: DB.user, password: dbPassword, memoryMiB: plan[DB.name] }),
+            postgresService({ ...supersetDatabase, tier: "superset", image: cfg.images.postgres, password: dbPassword, memoryMiB: plan[supersetDatabase.name] }),
             this,
         );
         const redis = platform.deploy(

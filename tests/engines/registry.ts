@@ -10,6 +10,7 @@ import { druid } from "./druid";
 import { flink } from "./flink";
 import { iceberg } from "./iceberg";
 import { kafka } from "./kafka";
+import { postgres } from "./postgres";
 import { pulumi } from "./pulumi";
 import { s3 } from "./s3";
 import { superset } from "./superset";
@@ -18,6 +19,7 @@ export const engines: Engine[] = [
     kafka,
     connect,
     s3,
+    postgres,
     iceberg,
     flink,
     druid,
