@@ -16,6 +16,52 @@ const REST_PORT = 8181;
 /** The catalog's tables and namespaces (JdbcCatalog); the data and metadata files are on the object store. */
 export const icebergDatabase: MetadataDatabase = { name: "iceberg-db", database: "iceberg", user: "iceberg" };
 
+/** What the catalog server is told; values are pulumi Inputs in the tier, plain strings in the test engine. */
+export interface IcebergRestSettings<V> {
+    /** `host:port` of the catalog's PostgreSQL. */
+    dbAddress: string;
+    dbPassword: V;
+    /** `s3://<bucket>/`. */
+    warehouse: V;
+    /** MinIO's endpoint; absent on AWS. */
+    s3Endpoint?: V;
+    pathStyle: boolean;
+    region: string;
+    credentials: { accessKeyId: V; secretAccessKey: V };
+    memoryMiB: number;
+}
+
+/**
+ * The catalog server's environment. The fixture turns every `CATALOG_*` variable into a catalog
+ * property (prefix dropped, `__` -> `-`, `_` -> `.`, lower case). Exported so the test engine
+ * runs the catalog with exactly this environment.
+ */
+export function icebergRestEnv<V>(s: IcebergRestSettings<V>): { env: Record<string, V | string>; secretEnv: Record<string, V> } {
+    return {
+        env: {
+            CATALOG_CATALOG__IMPL: "org.apache.iceberg.jdbc.JdbcCatalog",
+            CATALOG_URI: `jdbc:postgresql://${s.dbAddress}/${icebergDatabase.database}`,
+            CATALOG_JDBC_USER: icebergDatabase.user,
+            // Schema V1 also stores views; the fixture's default (V0) cannot.
+            CATALOG_JDBC_SCHEMA__VERSION: "V1",
+            CATALOG_WAREHOUSE: s.warehouse,
+            CATALOG_IO__IMPL: "org.apache.iceberg.aws.s3.S3FileIO",
+            CATALOG_S3_PATH__STYLE__ACCESS: String(s.pathStyle),
+            ...(s.s3Endpoint !== undefined ? { CATALOG_S3_ENDPOINT: s.s3Endpoint } : {}),
+            CATALOG_CLIENT_REGION: s.region,
+            AWS_REGION: s.region,
+            JAVA_TOOL_OPTIONS: heapOpts(s.memoryMiB),
+            // The server's port is the catalog property rest.port; the image's REST_PORT only feeds its own healthcheck.
+            CATALOG_REST_PORT: String(REST_PORT),
+        },
+        secretEnv: {
+            CATALOG_JDBC_PASSWORD: s.dbPassword,
+            CATALOG_S3_ACCESS__KEY__ID: s.credentials.accessKeyId,
+            CATALOG_S3_SECRET__ACCESS__KEY: s.credentials.secretAccessKey,
+        },
+    };
+}
+
 export interface IcebergCatalogArgs {
     store: ObjectStoreOutputs;
     /** Memory limits (MiB) for the catalog server and its database, from the Flink tier's share. */
@@ -44,7 +90,7 @@ export class IcebergCatalog extends pulumi.ComponentResource {
             postgresService({ ...icebergDatabase, tier: "flink", image: cfg.images.postgres, password: dbPassword, memoryMiB: args.memoryMiB.db }),
             this,
         );
-        const creds = store.credentials.iceberg;
+        const warehouse = pulumi.interpolate`s3://${store.buckets.warehouse}/`;
         const image = jarImage(
             "iceberg-rest-image",
             { jars: "iceberg-rest", dockerfile: path.join(__dirname, "Dockerfile"), baseArg: "ICEBERG_REST_IMAGE", base: cfg.images.icebergRest, repository: "dataplatform/iceberg-rest" },
@@ -55,26 +101,16 @@ export class IcebergCatalog extends pulumi.ComponentResource {
                 name: "iceberg-rest",
                 tier: "flink",
                 image,
-                env: {
-                    CATALOG_CATALOG__IMPL: "org.apache.iceberg.jdbc.JdbcCatalog",
-                    CATALOG_URI: `jdbc:postgresql://${db.internal.sql}/iceberg`,
-                    CATALOG_JDBC_USER: "iceberg",
-                    // Schema V1 also stores views; the fixture's default (V0) cannot.
-                    CATALOG_JDBC_SCHEMA__VERSION: "V1",
-                    CATALOG_WAREHOUSE: pulumi.interpolate`s3://${store.buckets.warehouse}/`,
-                    CATALOG_IO__IMPL: "org.apache.iceberg.aws.s3.S3FileIO",
-                    CATALOG_S3_PATH__STYLE__ACCESS: String(store.pathStyle),
-                    ...(store.kind === "minio" ? { CATALOG_S3_ENDPOINT: store.endpoint } : {}),
-                    CATALOG_CLIENT_REGION: store.region,
-                    AWS_REGION: store.region,
-                    JAVA_TOOL_OPTIONS: heapOpts(args.memoryMiB.rest),
-                    REST_PORT: String(REST_PORT),
-                },
-                secretEnv: {
-                    CATALOG_JDBC_PASSWORD: dbPassword,
-                    CATALOG_S3_ACCESS__KEY__ID: creds.accessKeyId,
-                    CATALOG_S3_SECRET__ACCESS__KEY: creds.secretAccessKey,
-                },
+                ...icebergRestEnv({
+                    dbAddress: db.internal.sql,
+                    dbPassword,
+                    warehouse,
+                    s3Endpoint: store.kind === "minio" ? store.endpoint : undefined,
+                    pathStyle: store.pathStyle,
+                    region: store.region,
+                    credentials: store.credentials.iceberg,
+                    memoryMiB: args.memoryMiB.rest,
+                }),
                 ports: [{ name: "http", containerPort: REST_PORT, hostPort: cfg.ports.icebergRest }],
                 health: { command: ["curl", "-fsS", "-o", "/dev/null", `http://localhost:${REST_PORT}/v1/config`], http: { port: REST_PORT, path: "/v1/config" } },
                 memoryMiB: args.memoryMiB.rest,
@@ -86,7 +122,7 @@ export class IcebergCatalog extends pulumi.ComponentResource {
         this.services = [db, this.service];
         this.uri = `http://${this.service.internal.http}`;
         this.hostUri = `http://${this.service.published.http}`;
-        this.warehouse = pulumi.interpolate`s3://${store.buckets.warehouse}/`;
+        this.warehouse = warehouse;
         this.flinkCatalogOptions = pulumi
             .all([store.buckets.warehouse, store.endpoint])
             .apply(([bucket, endpoint]) =>

@@ -1,71 +1,106 @@
 /**
- * The Iceberg REST catalog: Iceberg's own REST fixture, published as the main jar of
- * iceberg-open-api (Main-Class org.apache.iceberg.rest.RESTCatalogServer; it bundles S3FileIO,
- * SQLite and Jetty). Table metadata and data go to a bucket on the `s3` engine; the catalog
- * itself is a SQLite file in the work dir. Configured, like the Docker image, by CATALOG_* vars.
+ * The Iceberg REST catalog as the stack runs it: Iceberg's own REST fixture server (the main jar
+ * of iceberg-open-api, class org.apache.iceberg.rest.RESTCatalogServer, which the
+ * apache/iceberg-rest-fixture image runs) with the PostgreSQL driver of jars/manifest.ts beside
+ * it, as the derived image has it, started with the environment the tier renders
+ * (`icebergRestEnv`): a JdbcCatalog on the postgres engine's iceberg-db server, S3FileIO on
+ * the s3 engine, the tier's heap. The tier takes the database's address and the store's endpoint
+ * as inputs, so the engines' addresses go in where the platform's would; `localCatalog` changes
+ * the one thing the tier fixes itself, the port.
  */
 import * as path from "node:path";
 import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
-import type { Engine, EngineContext } from "./types";
+import { parseStackConfig } from "../../components/config";
+import { icebergDatabase, icebergRestEnv } from "../../components/iceberg";
+import { flinkMemoryPlan } from "../../components/flink";
+import { coordinate, fileName, icebergRestJars } from "../../jars/manifest";
+import { sha256File } from "../../jars/verify";
+import type { Engine, EngineContext, EngineHandle } from "./types";
 import { freePort, javaBin, mvnCopy, spawnDetached, waitForHttp } from "./lib";
+import { databasePassword } from "./postgres";
 
-const BUCKET = "warehouse";
+function serverJar(ctx: EngineContext): string {
+    return path.join(ctx.cacheDir, `iceberg-rest-${ctx.versions.iceberg}`, `iceberg-open-api-${ctx.versions.iceberg}.jar`);
+}
 
-function jarDir(ctx: EngineContext): string {
-    return path.join(ctx.cacheDir, `iceberg-rest-${ctx.versions.iceberg}`);
+/** The image's lib/: the jars the Dockerfile copies in, checked against the manifest's SHA-256. */
+function libDir(ctx: EngineContext): string {
+    return path.join(ctx.cacheDir, `iceberg-rest-${ctx.versions.iceberg}`, "lib");
+}
+
+/** The tier's rendered environment for the laptop profile, as the container gets it, on these engines. */
+function renderedEnv(s3: EngineHandle, postgres: EngineHandle, bucket: string): Record<string, string> {
+    const cfg = parseStackConfig({}, "dataplatform", "engines");
+    const { accessKeyId, secretAccessKey, region } = s3.details as Record<string, string>;
+    const dbAddress = postgres.endpoints[icebergDatabase.name];
+    if (!dbAddress) throw new Error(`the postgres engine runs no ${icebergDatabase.name}`);
+    const { env, secretEnv } = icebergRestEnv({
+        dbAddress,
+        dbPassword: databasePassword(postgres, icebergDatabase),
+        warehouse: `s3://${bucket}/`,
+        s3Endpoint: s3.endpoints.url!,
+        pathStyle: true,
+        region: region!,
+        credentials: { accessKeyId: accessKeyId!, secretAccessKey: secretAccessKey! },
+        memoryMiB: flinkMemoryPlan(cfg)["iceberg-rest"]!,
+    });
+    return { ...env, ...secretEnv };
+}
+
+/**
+ * THE substitution: the port (rest.port) becomes a free one on this host. Every other variable,
+ * the JDBC user and schema version, path-style access, region, heap, runs as rendered.
+ */
+function localCatalog(env: Record<string, string>, port: number): Record<string, string> {
+    if (!env.CATALOG_REST_PORT) throw new Error("the tier no longer renders CATALOG_REST_PORT");
+    return { ...env, CATALOG_REST_PORT: String(port) };
 }
 
 export const iceberg: Engine = {
     name: "iceberg",
-    dependsOn: ["s3"],
+    dependsOn: ["s3", "postgres"],
 
     async install(ctx) {
         // The main jar is already the self-contained server: no transitive dependencies needed.
-        await mvnCopy([`org.apache.iceberg:iceberg-open-api:${ctx.versions.iceberg}`], jarDir(ctx), { transitive: false });
+        await mvnCopy([`org.apache.iceberg:iceberg-open-api:${ctx.versions.iceberg}`], path.dirname(serverJar(ctx)), { transitive: false });
+        await mvnCopy(icebergRestJars.map(coordinate), libDir(ctx), { transitive: false });
+        for (const jar of icebergRestJars) {
+            const actual = sha256File(path.join(libDir(ctx), fileName(jar)));
+            if (actual !== jar.sha256) throw new Error(`${coordinate(jar)}: SHA-256 ${actual}, jars/manifest.ts says ${jar.sha256}`);
+        }
     },
 
     async start(ctx) {
         const started = Date.now();
         const s3 = ctx.running.s3;
-        if (!s3) throw new Error("iceberg needs the s3 engine running");
+        const postgres = ctx.running.postgres;
+        if (!s3 || !postgres) throw new Error("iceberg needs the s3 and postgres engines running");
         const s3Url = s3.endpoints.url!;
         const { accessKeyId, secretAccessKey, region } = s3.details as Record<string, string>;
+        const bucket = parseStackConfig({}, "dataplatform", "engines").buckets.warehouse;
 
         // The catalog writes table metadata on create, so the bucket must exist first.
         const client = new S3Client({ endpoint: s3Url, region, forcePathStyle: true, credentials: { accessKeyId: accessKeyId!, secretAccessKey: secretAccessKey! } });
-        await client.send(new CreateBucketCommand({ Bucket: BUCKET }));
+        await client.send(new CreateBucketCommand({ Bucket: bucket }));
         client.destroy();
 
         const port = await freePort();
         const url = `http://127.0.0.1:${port}`;
-        const warehouse = `s3://${BUCKET}/`;
+        const env = localCatalog(renderedEnv(s3, postgres, bucket), port);
         const logFile = path.join(ctx.workDir, "iceberg-rest.log");
-        const jar = path.join(jarDir(ctx), `iceberg-open-api-${ctx.versions.iceberg}.jar`);
-        const pid = spawnDetached(javaBin(), ["-Xmx512m", "-jar", jar], {
+        // The derived image's CMD: the server jar and lib/ on one classpath.
+        const pid = spawnDetached(javaBin(), ["-cp", `${serverJar(ctx)}${path.delimiter}${path.join(libDir(ctx), "*")}`, "org.apache.iceberg.rest.RESTCatalogServer"], {
             logFile,
             cwd: ctx.workDir,
-            env: {
-                ...process.env,
-                CATALOG_REST_PORT: String(port),
-                CATALOG_URI: `jdbc:sqlite:file:${path.join(ctx.workDir, "catalog.db")}`,
-                CATALOG_JDBC_USER: "user",
-                CATALOG_JDBC_PASSWORD: "password",
-                CATALOG_WAREHOUSE: warehouse,
-                CATALOG_IO__IMPL: "org.apache.iceberg.aws.s3.S3FileIO",
-                CATALOG_S3_ENDPOINT: s3Url,
-                CATALOG_S3_PATH__STYLE__ACCESS: "true",
-                CATALOG_S3_ACCESS__KEY__ID: accessKeyId,
-                CATALOG_S3_SECRET__ACCESS__KEY: secretAccessKey,
-                AWS_REGION: region,
-            },
+            env: { PATH: process.env.PATH, ...(process.env.JAVA_HOME ? { JAVA_HOME: process.env.JAVA_HOME } : {}), ...env },
         });
         await waitForHttp(`${url}/v1/config`, { pid, logFile, timeoutMs: 120_000 });
-        ctx.log(`iceberg REST ${ctx.versions.iceberg} on ${url}, warehouse ${warehouse}`);
+        ctx.log(`iceberg REST ${ctx.versions.iceberg} on ${url}, warehouse s3://${bucket}/, catalog in ${env.CATALOG_URI}`);
         return {
             name: "iceberg",
             version: ctx.versions.iceberg,
             endpoints: { url },
-            details: { warehouse, bucket: BUCKET },
+            details: { warehouse: env.CATALOG_WAREHOUSE!, bucket, catalogUri: env.CATALOG_URI!, heap: env.JAVA_TOOL_OPTIONS! },
             pids: [pid],
             logFiles: [logFile],
             startSeconds: (Date.now() - started) / 1000,

@@ -98,6 +98,11 @@ describe("Flink tier and Iceberg catalog", () => {
             assert.deepEqual(plain(b.one(T.container, "iceberg-db").inputs.volumes), [{ volumeName: "dataplatform-test-iceberg-db-data", containerPath: "/var/lib/postgresql/data" }]);
         });
 
+        it("tells the catalog server its port the way the fixture reads it (catalog property rest.port)", () => {
+            const internal = (plain(b.one(T.container, "iceberg-rest").inputs.ports) as { internal: number }[]).map((p) => p.internal);
+            assert.deepEqual(internal, [Number(env(b, "iceberg-rest").CATALOG_REST_PORT)]);
+        });
+
         it("outputs the URLs and the CREATE CATALOG options", async () => {
             const f = (await resolve(b.stack.outputs.flink)) as Record<string, unknown>;
             assert.equal(f.jobManagerUrl, "http://127.0.0.1:18081");
