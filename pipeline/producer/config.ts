@@ -1,6 +1,7 @@
 /** The producer's environment-variable interface (see parseProducerConfig for the rules). */
 import { z } from "zod";
 import { env, parseEnv } from "../shared/env";
+import { generatorModes } from "./pacing";
 
 const startTime = z.string().transform((s, ctx) => {
     const ms = /^\d+$/.test(s) ? Number(s) : Date.parse(s);
@@ -27,12 +28,24 @@ export const producerEnvSchema = z.object({
     GENERATOR_USERS: env.int(1, 10_000_000).default(10_000),
     /** Sessions at once; default: sized to the rate so simulated time runs about as fast as the clock. */
     GENERATOR_CONCURRENCY: env.int(1, 10_000_000).optional(),
-    /** Event time of the first simulated event; default: now. */
+    /**
+     * live: each event goes out when the clock reaches its event time (never ahead of real time).
+     * backfill: historical events from GENERATOR_START_TIME at PRODUCER_RATE (0: as fast as possible).
+     */
+    GENERATOR_MODE: z.enum(generatorModes, `expected ${generatorModes.join(" or ")}`).default("live"),
+    /** Backfill only: event time of the first simulated event. */
     GENERATOR_START_TIME: startTime.optional(),
     /** Confluent-compatible Schema Registry base URL; when set, the event JSON Schema is registered at start. */
     SCHEMA_REGISTRY_URL: env.url().optional(),
     HEALTH_PORT: env.int(0, 65535).default(8080),
     LOG_LEVEL: env.level().default("info"),
+}).superRefine((c, ctx) => {
+    if (c.GENERATOR_MODE === "backfill" && c.GENERATOR_START_TIME === undefined) {
+        ctx.addIssue({ code: "custom", path: ["GENERATOR_START_TIME"], message: "required when GENERATOR_MODE is backfill (the event time to replay from)" });
+    }
+    if (c.GENERATOR_MODE === "live" && c.GENERATOR_START_TIME !== undefined) {
+        ctx.addIssue({ code: "custom", path: ["GENERATOR_START_TIME"], message: "live mode stamps each event with the time it is sent; set GENERATOR_MODE=backfill to replay from a start time" });
+    }
 });
 
 export type ProducerConfig = z.infer<typeof producerEnvSchema>;

@@ -14,9 +14,9 @@
 import { CompressionTypes, Kafka, type Producer } from "kafkajs";
 import { viewingEventJsonSchema, viewingEvents, type ViewingEvent } from "../events";
 import { kafkaLogCreator, kafkaLogLevel, type Logger } from "../shared/log";
-import { sleep } from "../shared/sleep";
 import type { ProducerConfig } from "./config";
 import { sendAcknowledged, trackingPartitioner } from "./acknowledged";
+import { livePacer, pace, ratePacer, systemClock, type Clock } from "./pacing";
 import { registerSchema } from "./registry";
 
 /** Mean simulated seconds between two events of one session (heartbeats every 30 s, pauses): sizes concurrency to the rate. */
@@ -27,6 +27,8 @@ export interface ProducerStatus {
     connected: boolean;
     sent: number;
     lastEventTime?: number;
+    /** Wall clock minus event time of the last event sent, at its send (ms). Live mode keeps it small and never negative. */
+    lastLagMs?: number;
 }
 
 /**
@@ -37,19 +39,13 @@ export function toMessage(event: ViewingEvent): { key: string; value: string } {
     return { key: event.user_id, value: JSON.stringify(event) };
 }
 
-/** How many events may go out now: the rate's budget since start, capped by batch size and what is left. */
-export function eventsDue(options: { rate: number; elapsedMs: number; sent: number; batchMax: number; remaining: number }): number {
-    const budget = options.rate === 0 ? Infinity : Math.floor((options.elapsedMs * options.rate) / 1000) - options.sent;
-    return Math.max(0, Math.min(budget, options.batchMax, options.remaining));
-}
-
 export class ViewingProducer {
     readonly status: ProducerStatus = { healthy: false, connected: false, sent: 0 };
     private stopping = false;
     private readonly producer: Producer;
     private readonly partitioner = trackingPartitioner();
 
-    constructor(private readonly config: ProducerConfig, private readonly log: Logger) {
+    constructor(private readonly config: ProducerConfig, private readonly log: Logger, private readonly clock: Clock = systemClock) {
         const kafka = new Kafka({
             clientId: config.KAFKA_CLIENT_ID,
             brokers: config.KAFKA_BOOTSTRAP_SERVERS,
@@ -80,36 +76,41 @@ export class ViewingProducer {
         this.status.connected = true;
         this.status.healthy = true;
 
-        const startTime = c.GENERATOR_START_TIME ?? Date.now();
+        const live = c.GENERATOR_MODE === "live";
+        const t0 = this.clock.now();
+        // Live: the simulation starts now. Backfill: at the configured past (the config requires it).
+        const startTime = live ? t0 : c.GENERATOR_START_TIME!;
         const concurrency = c.GENERATOR_CONCURRENCY ?? (c.PRODUCER_RATE === 0 ? undefined : Math.ceil(c.PRODUCER_RATE * MEAN_EVENT_GAP_SECONDS));
         const stream = viewingEvents({ seed: c.GENERATOR_SEED, users: c.GENERATOR_USERS, concurrency, startTime });
         const max = c.PRODUCER_MAX_EVENTS === 0 ? Infinity : c.PRODUCER_MAX_EVENTS;
-        this.log.info("producing", { topic: c.TOPIC, rate: c.PRODUCER_RATE, maxEvents: c.PRODUCER_MAX_EVENTS, seed: c.GENERATOR_SEED, startTime: new Date(startTime).toISOString() });
+        this.log.info("producing", { topic: c.TOPIC, mode: c.GENERATOR_MODE, rate: c.PRODUCER_RATE, concurrency, maxEvents: c.PRODUCER_MAX_EVENTS, seed: c.GENERATOR_SEED, startTime: new Date(startTime).toISOString() });
 
-        const t0 = Date.now();
         let lastLog = t0;
         try {
-            while (!this.stopping && this.status.sent < max) {
-                // Linger first: a batch that waits a little for company costs one request instead of many.
-                if (c.BATCH_LINGER_MS > 0 && c.PRODUCER_RATE > 0) await sleep(c.BATCH_LINGER_MS);
-                const due = eventsDue({ rate: c.PRODUCER_RATE, elapsedMs: Date.now() - t0, sent: this.status.sent, batchMax: c.BATCH_MAX_EVENTS, remaining: max - this.status.sent });
-                if (due === 0) {
-                    await sleep(Math.max(1, Math.ceil(1000 / c.PRODUCER_RATE)));
-                    continue;
-                }
-                const batch = Array.from({ length: due }, () => stream.next().value);
-                await sendAcknowledged(
-                    (messages) => this.producer.send({ topic: c.TOPIC, acks: -1, compression: CompressionTypes.GZIP, messages }),
-                    this.partitioner, c.TOPIC, batch.map(toMessage),
-                    (partitions, count) => this.log.warn("send resolved without some partitions' answers: sending them again (kafkajs#1303)", { partitions, count }),
-                );
-                this.status.sent += batch.length;
-                this.status.lastEventTime = batch[batch.length - 1]!.event_time;
-                if (Date.now() - lastLog >= 10_000) {
-                    lastLog = Date.now();
-                    this.log.info("progress", { sent: this.status.sent, eventsPerSec: Math.round(this.status.sent / ((lastLog - t0) / 1000)) });
-                }
-            }
+            await pace({
+                pacer: live ? livePacer(stream) : ratePacer(stream, c.PRODUCER_RATE, t0),
+                clock: this.clock,
+                batchMax: c.BATCH_MAX_EVENTS,
+                max,
+                // Full speed has no gaps to fill: lingering would only slow it down.
+                lingerMs: live || c.PRODUCER_RATE > 0 ? c.BATCH_LINGER_MS : 0,
+                stopped: () => this.stopping,
+                send: async (batch) => {
+                    await sendAcknowledged(
+                        (messages) => this.producer.send({ topic: c.TOPIC, acks: -1, compression: CompressionTypes.GZIP, messages }),
+                        this.partitioner, c.TOPIC, batch.map(toMessage),
+                        (partitions, count) => this.log.warn("send resolved without some partitions' answers: sending them again (kafkajs#1303)", { partitions, count }),
+                    );
+                    const now = this.clock.now();
+                    this.status.sent += batch.length;
+                    this.status.lastEventTime = batch[batch.length - 1]!.event_time;
+                    this.status.lastLagMs = now - this.status.lastEventTime;
+                    if (now - lastLog >= 10_000) {
+                        lastLog = now;
+                        this.log.info("progress", { sent: this.status.sent, eventsPerSec: Math.round(this.status.sent / ((now - t0) / 1000)), lagMs: this.status.lastLagMs });
+                    }
+                },
+            });
         } catch (error) {
             this.status.healthy = false;
             throw error;
@@ -118,7 +119,7 @@ export class ViewingProducer {
             await this.producer.disconnect().catch(() => undefined);
             this.status.connected = false;
         }
-        const seconds = (Date.now() - t0) / 1000;
+        const seconds = (this.clock.now() - t0) / 1000;
         return { sent: this.status.sent, seconds };
     }
 }

@@ -29,13 +29,13 @@ export function meanEventBytes(): number {
     return Math.round(events.reduce((n, e) => n + JSON.stringify(e).length, 0) / events.length);
 }
 
-/** The producer app at full speed (PRODUCER_RATE=0): events/s as it reports on exit. */
+/** The producer app at full speed (backfill, PRODUCER_RATE=0): events/s as it reports on exit. */
 export async function producerThroughput(kafka: EngineHandle, events = 100_000): Promise<number> {
     const topic = `bench-producer-${randomUUID().slice(0, 8)}`;
     await createTopics(kafka, [[topic, 1]]);
     const app = startApp("producer", {
         KAFKA_BOOTSTRAP_SERVERS: kafka.endpoints.bootstrap!, TOPIC: topic, PRODUCER_RATE: "0", PRODUCER_MAX_EVENTS: String(events),
-        BATCH_MAX_EVENTS: "2000", GENERATOR_USERS: "100000",
+        BATCH_MAX_EVENTS: "2000", GENERATOR_USERS: "100000", GENERATOR_MODE: "backfill", GENERATOR_START_TIME: new Date(Date.now() - 86_400_000).toISOString(),
     });
     if ((await app.exited) !== 0) throw new Error(app.output());
     return Number(app.logs.find((l) => l.msg === "stopped")!.eventsPerSec);

@@ -154,7 +154,7 @@ describe("pipeline (producer -> Kafka -> Flink SQL -> consumer -> S3, Iceberg, D
         const producer = startApp("producer", {
             KAFKA_BOOTSTRAP_SERVERS: engine("kafka").endpoints.bootstrap!, TOPIC: topics.raw,
             PRODUCER_RATE: "400", PRODUCER_MAX_EVENTS: String(EVENTS), GENERATOR_SEED: String(SEED),
-            GENERATOR_USERS: String(USERS), GENERATOR_CONCURRENCY: String(CONCURRENCY), GENERATOR_START_TIME: START,
+            GENERATOR_USERS: String(USERS), GENERATOR_CONCURRENCY: String(CONCURRENCY), GENERATOR_MODE: "backfill", GENERATOR_START_TIME: START,
         });
         apps.push(producer);
 

@@ -20,16 +20,26 @@ describe("pipeline app configuration", () => {
         assert.deepEqual(c.KAFKA_BOOTSTRAP_SERVERS, ["kafka-1:9092", "kafka-2:9092"]);
         assert.equal(c.TOPIC, "viewing-events");
         assert.equal(c.PRODUCER_RATE, 100);
+        assert.equal(c.GENERATOR_MODE, "live");
         assert.equal(c.GENERATOR_START_TIME, undefined);
-        assert.equal(parseProducerConfig({ KAFKA_BOOTSTRAP_SERVERS: "k:9092", GENERATOR_START_TIME: "2026-01-01T00:00:00Z" }).GENERATOR_START_TIME, Date.parse("2026-01-01T00:00:00Z"));
+        const backfill = parseProducerConfig({ KAFKA_BOOTSTRAP_SERVERS: "k:9092", GENERATOR_MODE: "backfill", GENERATOR_START_TIME: "2026-01-01T00:00:00Z" });
+        assert.equal(backfill.GENERATOR_START_TIME, Date.parse("2026-01-01T00:00:00Z"));
 
-        const found = problems(() => parseProducerConfig({ PRODUCER_RATE: "fast", TOPIC: "bad topic", GENERATOR_START_TIME: "soon", SCHEMA_REGISTRY_URL: "registry" }));
+        const found = problems(() => parseProducerConfig({ PRODUCER_RATE: "fast", TOPIC: "bad topic", GENERATOR_MODE: "backfill", GENERATOR_START_TIME: "soon", SCHEMA_REGISTRY_URL: "registry" }));
         assert.equal(found.length, 5, found.join("\n"));
         assert.ok(found.some((p) => p === "KAFKA_BOOTSTRAP_SERVERS (not set): required"));
         assert.ok(found.some((p) => p.startsWith('PRODUCER_RATE ("fast"): expected a number')));
         assert.ok(found.some((p) => p.startsWith('TOPIC ("bad topic")')));
         assert.ok(found.some((p) => p.startsWith('GENERATOR_START_TIME ("soon")')));
         assert.ok(found.some((p) => p.startsWith('SCHEMA_REGISTRY_URL ("registry")')));
+    });
+
+    it("producer: a start time belongs to backfill mode, and backfill needs one", () => {
+        assert.deepEqual(problems(() => parseProducerConfig({ KAFKA_BOOTSTRAP_SERVERS: "k:9092", GENERATOR_START_TIME: "2026-01-01T00:00:00Z" })),
+            ['GENERATOR_START_TIME ("2026-01-01T00:00:00Z"): live mode stamps each event with the time it is sent; set GENERATOR_MODE=backfill to replay from a start time']);
+        assert.deepEqual(problems(() => parseProducerConfig({ KAFKA_BOOTSTRAP_SERVERS: "k:9092", GENERATOR_MODE: "backfill" })),
+            ["GENERATOR_START_TIME (not set): required when GENERATOR_MODE is backfill (the event time to replay from)"]);
+        assert.deepEqual(problems(() => parseProducerConfig({ KAFKA_BOOTSTRAP_SERVERS: "k:9092", GENERATOR_MODE: "replay" })), ['GENERATOR_MODE ("replay"): expected live or backfill']);
     });
 
     it("treats an empty variable as unset", () => {

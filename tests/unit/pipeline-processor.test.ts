@@ -3,7 +3,8 @@ import { catalogue } from "../../pipeline/events";
 import { parseProcessorConfig } from "../../pipeline/processor/config";
 import { fillTemplate, renderJob, splitStatements } from "../../pipeline/processor/render";
 import { pipelineJobs } from "../../pipeline/processor/submit";
-import { eventsDue, toMessage } from "../../pipeline/producer/producer";
+import { eventsDue } from "../../pipeline/producer/pacing";
+import { toMessage } from "../../pipeline/producer/producer";
 import { registerSchema } from "../../pipeline/producer/registry";
 import { generateEvents, viewingEventJsonSchema } from "../../pipeline/events";
 
