@@ -9,7 +9,8 @@ import { jarImage } from "../shared/image";
 
 const REST_PORT = 8081;
 const GATEWAY_PORT = 8083;
-const JOBMANAGER = "flink-jobmanager";
+/** The JobManager's service name, which every other Flink process reaches it by. */
+export const JOBMANAGER = "flink-jobmanager";
 
 /** Memory limits (MiB) per service and profile; Flink's own memory model is sized inside them. */
 const sizes: Record<ProfileName, { jobmanager: number; taskmanager: number; sqlGateway: number; icebergRest: number; icebergDb: number }> = {
@@ -24,11 +25,15 @@ export function flinkMemoryPlan(cfg: StackConfig): Record<string, number> {
     return { ...plan, "flink-sql-gateway": size.sqlGateway, "iceberg-rest": size.icebergRest, [icebergDatabase.name]: size.icebergDb };
 }
 
-export interface FlinkSettings {
+/** The object store as Flink's configuration names it, resolved. */
+export interface FlinkStore {
     checkpointsBucket: string;
     /** S3 endpoint for MinIO; absent on AWS. */
     s3Endpoint?: string;
     pathStyle: boolean;
+}
+
+export interface FlinkSettings extends FlinkStore {
     slots: number;
     jobManagerMiB: number;
     taskManagerMiB: number;
@@ -69,6 +74,27 @@ export function flinkProperties(s: FlinkSettings): Record<string, string> {
     return props;
 }
 
+/** The settings the tier renders for a stack: the profile's sizes and the configured slots, on `store`. */
+export function flinkSettings(cfg: StackConfig, store: FlinkStore): FlinkSettings {
+    const size = sizes[cfg.profile];
+    return { ...store, slots: cfg.flink.slotsPerTaskManager, jobManagerMiB: size.jobmanager, taskManagerMiB: size.taskmanager };
+}
+
+/** How the tier runs the SQL Gateway in the Flink image: its command and its JVM_ARGS (a heap sized to its container). */
+export function sqlGatewayProcess(cfg: StackConfig): { command: string[]; jvmArgs: string } {
+    return {
+        command: [
+            "/opt/flink/bin/sql-gateway.sh",
+            "start-foreground",
+            "-Dsql-gateway.endpoint.rest.address=0.0.0.0",
+            `-Dsql-gateway.endpoint.rest.port=${GATEWAY_PORT}`,
+            // The image pins rest.address to the container; the gateway must submit to the JobManager.
+            `-Drest.address=${JOBMANAGER}`,
+        ],
+        jvmArgs: heapOpts(flinkMemoryPlan(cfg)["flink-sql-gateway"]),
+    };
+}
+
 /** The `key: value` lines the Flink image merges into its config.yaml. */
 export function flinkPropertiesText(props: Record<string, string>): string {
     return Object.entries(props)
@@ -104,14 +130,7 @@ export class FlinkTier extends pulumi.ComponentResource {
         );
         const properties = pulumi.all([store.buckets.checkpoints, store.endpoint]).apply(([bucket, endpoint]) =>
             flinkPropertiesText(
-                flinkProperties({
-                    checkpointsBucket: bucket,
-                    s3Endpoint: store.kind === "minio" ? endpoint : undefined,
-                    pathStyle: store.pathStyle,
-                    slots: cfg.flink.slotsPerTaskManager,
-                    jobManagerMiB: size.jobmanager,
-                    taskManagerMiB: size.taskmanager,
-                }),
+                flinkProperties(flinkSettings(cfg, { checkpointsBucket: bucket, s3Endpoint: store.kind === "minio" ? endpoint : undefined, pathStyle: store.pathStyle })),
             ),
         );
         // Checkpoints (S3 filesystem) and Iceberg data files (S3FileIO) both read the Flink user's
@@ -155,19 +174,13 @@ export class FlinkTier extends pulumi.ComponentResource {
                 this,
             ),
         );
+        const gatewayProcess = sqlGatewayProcess(cfg);
         const gateway = platform.deploy(
             {
                 ...common,
                 name: "flink-sql-gateway",
-                command: [
-                    "/opt/flink/bin/sql-gateway.sh",
-                    "start-foreground",
-                    "-Dsql-gateway.endpoint.rest.address=0.0.0.0",
-                    `-Dsql-gateway.endpoint.rest.port=${GATEWAY_PORT}`,
-                    // The image pins rest.address to the container; the gateway must submit to the JobManager.
-                    `-Drest.address=${JOBMANAGER}`,
-                ],
-                env: { ...common.env, JVM_ARGS: heapOpts(plan["flink-sql-gateway"]) },
+                command: gatewayProcess.command,
+                env: { ...common.env, JVM_ARGS: gatewayProcess.jvmArgs },
                 ports: [{ name: "rest", containerPort: GATEWAY_PORT, hostPort: cfg.ports.sqlGateway }],
                 health: { command: ["curl", "-fsS", "-o", "/dev/null", `http://localhost:${GATEWAY_PORT}/v1/info`], http: { port: GATEWAY_PORT, path: "/v1/info" }, startPeriodSeconds: 30 },
                 memoryMiB: plan["flink-sql-gateway"],

@@ -1,12 +1,17 @@
 /**
  * Flink through the SQL Gateway's REST API only (the way the platform submits SQL): a streaming
  * event-time window job from one Kafka topic to another, and a bounded job that writes an
- * Iceberg table through the REST catalog onto S3 and reads it back.
+ * Iceberg table through the REST catalog onto S3 and reads it back. First, that the cluster runs
+ * the configuration the Flink tier renders, checkpoints on S3 included.
  */
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
+import { ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
+import { parseStackConfig } from "../../components/config";
+import { flinkProperties, flinkSettings } from "../../components/flink";
 import { icebergCatalogOptions, withClause } from "../../components/iceberg/options";
-import { waitUntil } from "../engines/lib";
+import { localKeys } from "../engines/flink-rendered";
+import { GiveUp, waitUntil } from "../engines/lib";
 import { engine } from "../engines/state";
 import { flinkDiagnosis, kafkaClient as namedKafkaClient, leavesFlinkAsFound, scratchTopics } from "./fixtures";
 import { jsonCall } from "./http";
@@ -81,6 +86,89 @@ async function consume(topic: string, count: number, timeoutMs: number): Promise
         await consumer.disconnect();
     }
 }
+
+/** A Flink memory size ("512m", or "134217728b" as the JobManager reports one it derived) in bytes; other values as they are. */
+function normalized(value: string | undefined): string | undefined {
+    const size = /^(\d+)\s*(b|k|m|g)?$/i.exec(value ?? "");
+    if (!size) return value;
+    return String(Number(size[1]) * 1024 ** "bkmg".indexOf((size[2] ?? "b").toLowerCase()));
+}
+
+describe("flink engine runs what the Flink tier renders (laptop profile)", () => {
+    // Built here from components/flink, not read from the engine: the engine must match the product.
+    const rendered = () => {
+        const cfg = parseStackConfig({ "dataplatform:profile": "laptop" }, "dataplatform", "flink-it");
+        return flinkProperties(flinkSettings(cfg, { checkpointsBucket: cfg.buckets.checkpoints, s3Endpoint: engine("s3").endpoints.url!, pathStyle: true }));
+    };
+    leavesFlinkAsFound();
+
+    it("has every rendered option but hosts and ports in its configuration, and the rendered TaskManager", async () => {
+        const rest = engine("flink").endpoints.rest!;
+        const expected = rendered();
+        const running = Object.fromEntries((await call<{ key: string; value: string }[]>(rest, "GET", "/jobmanager/config")).map((e) => [e.key, e.value]));
+        const local = new Set<string>(Object.values(localKeys).flat());
+        const compared = Object.keys(expected).filter((key) => !local.has(key));
+        // The checkpoint and memory settings are what this proves; a rendering without them would prove nothing.
+        for (const key of ["execution.checkpointing.dir", "execution.checkpointing.interval", "jobmanager.memory.process.size", "taskmanager.memory.process.size"]) {
+            assert.ok(compared.includes(key), `${key} is compared`);
+        }
+        for (const key of compared) assert.equal(normalized(running[key]), normalized(expected[key]), key);
+        for (const key of Object.keys(expected).filter((k) => localKeys.hosts.some((h) => h === k))) assert.equal(running[key], "127.0.0.1", key);
+
+        const { taskmanagers } = await call<{ taskmanagers: { slotsNumber: number; memoryConfiguration: { totalProcessMemory: number } }[] }>(rest, "GET", "/taskmanagers");
+        assert.equal(taskmanagers.length, 1);
+        assert.equal(taskmanagers[0]!.slotsNumber, Number(expected["taskmanager.numberOfTaskSlots"]));
+        assert.equal(String(taskmanagers[0]!.memoryConfiguration.totalProcessMemory), normalized(expected["taskmanager.memory.process.size"]));
+    });
+
+    it("checkpoints a streaming job every 30 s, exactly once, into the checkpoints bucket on S3", async () => {
+        const rest = engine("flink").endpoints.rest!;
+        const s3 = engine("s3");
+        const expected = rendered();
+        const [, bucket, prefix] = /^s3:\/\/([^/]+)\/(.+)$/.exec(expected["execution.checkpointing.dir"]!)!;
+        // No checkpoint setting in the session: all of it must come from the cluster's configuration.
+        const session = await GatewaySession.open({});
+        let jobId: string | undefined;
+        try {
+            await session.execute("CREATE TEMPORARY TABLE ticks (n BIGINT) WITH ('connector' = 'datagen', 'rows-per-second' = '5')");
+            await session.execute("CREATE TEMPORARY TABLE sink (n BIGINT) WITH ('connector' = 'blackhole')");
+            ({ jobId } = await session.execute("INSERT INTO sink SELECT n FROM ticks"));
+            assert.match(jobId ?? "", /^[0-9a-f]{32}$/);
+
+            const config = await call<{ mode: string; interval: number; externalization: { enabled: boolean; delete_on_cancellation: boolean } }>(
+                rest, "GET", `/jobs/${jobId}/checkpoints/config`);
+            assert.equal(config.mode, expected["execution.checkpointing.mode"]!.toLowerCase());
+            assert.equal(config.interval, Number(/^(\d+)s$/.exec(expected["execution.checkpointing.interval"]!)![1]) * 1000);
+            assert.deepEqual(config.externalization, { enabled: true, delete_on_cancellation: false });
+
+            // The first checkpoint comes one interval after the job starts.
+            const completed = await waitUntil("a completed checkpoint", async () => {
+                const stats = await call<{ counts: { completed: number; failed: number }; latest: { completed?: { id: number; external_path: string }; failed?: { failure_message?: string } } }>(
+                    rest, "GET", `/jobs/${jobId}/checkpoints`);
+                if (stats.counts.failed > 0) throw new GiveUp(`checkpoint failed: ${stats.latest.failed?.failure_message}`);
+                return stats.counts.completed > 0 && stats.latest.completed;
+            }, { timeoutMs: 150_000, intervalMs: 1_000, diagnose: flinkDiagnosis });
+            const chk = `${prefix}/${jobId}/chk-${completed.id}`;
+            assert.equal(completed.external_path, `s3://${bucket}/${chk}`);
+
+            // The files are where Flink says: in the bucket on the S3 engine.
+            const client = new S3Client({ endpoint: s3.endpoints.url, region: s3.details.region, forcePathStyle: true,
+                credentials: { accessKeyId: s3.details.accessKeyId!, secretAccessKey: s3.details.secretAccessKey! } });
+            try {
+                const listed = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: `${chk}/` }));
+                assert.ok((listed.Contents ?? []).some((o) => o.Key === `${chk}/_metadata` && (o.Size ?? 0) > 0), `${chk}/_metadata in ${JSON.stringify(listed.Contents?.map((o) => o.Key))}`);
+            } finally {
+                client.destroy();
+            }
+        } finally {
+            if (jobId) {
+                await call(rest, "PATCH", `/jobs/${jobId}?mode=cancel`);
+                await waitUntil("job CANCELED", async () => (await jobState(jobId!)) === "CANCELED", { timeoutMs: 60_000 });
+            }
+            await session.close();
+        }
+    });
+});
 
 describe("flink engine (SQL Gateway REST)", () => {
     const id = randomUUID().slice(0, 8);

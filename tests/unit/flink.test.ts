@@ -12,6 +12,7 @@ import { images } from "../../components/versions";
 import { fetchJar } from "../../jars/fetch";
 import { fileName, flinkLibJars, icebergRestJars, imageJars } from "../../jars/manifest";
 import { jarProblems, jarsDir } from "../../jars/verify";
+import { entrypointOptions, flinkPropertiesOptions, imageFlink, localFlink, localKeys, renderedFlink } from "../engines/flink-rendered";
 import { build, Built, env, T } from "./build";
 
 const props = (text: string) => Object.fromEntries(text.split("\n").map((l) => [l.slice(0, l.indexOf(": ")), l.slice(l.indexOf(": ") + 2)]));
@@ -120,6 +121,15 @@ describe("Flink tier and Iceberg catalog", () => {
                 "client.region": "us-east-1",
             });
         });
+
+        it("is what the test engines' Flink renders: FLINK_PROPERTIES, the gateway's command and JVM_ARGS", () => {
+            const deployed = env(b, "flink-jobmanager").FLINK_PROPERTIES;
+            const engine = renderedFlink("laptop", props(deployed)["s3.endpoint"]);
+            for (const name of ["flink-jobmanager", "flink-taskmanager-1", "flink-sql-gateway"]) assert.equal(env(b, name).FLINK_PROPERTIES, engine.flinkProperties);
+            assert.deepEqual(b.one(T.container, "flink-sql-gateway").inputs.command, engine.sqlGateway.command);
+            assert.equal(env(b, "flink-sql-gateway").JVM_ARGS, engine.sqlGateway.jvmArgs);
+            assert.equal(engine.checkpointsBucket, /^s3:\/\/([^/]+)\//.exec(props(deployed)["execution.checkpointing.dir"])![1]);
+        });
     });
 
     it("on AWS S3 uses virtual-hosted S3 without an endpoint override", async () => {
@@ -151,6 +161,51 @@ describe("Flink tier and Iceberg catalog", () => {
         const opts = icebergCatalogOptions({ uri: "http://x:8181", warehouseBucket: "w", pathStyle: false, region: "eu-west-1" });
         assert.equal(opts["s3.endpoint"], undefined);
         assert.equal(withClause({ a: "it's" }), "'a' = 'it''s'");
+    });
+
+    describe("the image's reading of FLINK_PROPERTIES, and the test engine's substitution", () => {
+        // Expectations taken from bash 5.2 running the entrypoint's `IFS=':' read -r key value`.
+        it("strips all whitespace, splits at the first ':', and drops a lone trailing ':' as bash's read does", () => {
+            const text = ["  a.b :  x y ", "", "url: http://h:9000/", "c: v:", "d: v:w:", "e::", "f", "g: ${HOME_DIR}/$SUB-x", "h: $UNSET"].join("\n");
+            assert.deepEqual(flinkPropertiesOptions(text, { HOME_DIR: "/data", SUB: "s" }), [
+                ["a.b", "xy"], ["url", "http://h:9000/"], ["c", "v"], ["d", "v:w:"], ["e", ""], ["f", ""], ["g", "/data/s-x"], ["h", ""],
+            ]);
+        });
+
+        it("refuses a glob character, which the entrypoint's unquoted echo would expand", () => {
+            assert.throws(() => flinkPropertiesOptions("a: s3://b/*", {}), /glob character/);
+        });
+
+        it("sets the entrypoint's own options first, FLINK_PROPERTIES winning over them", () => {
+            assert.deepEqual(entrypointOptions({ FLINK_PROPERTIES: "blob.server.port: 7000\nx: 1" }, "box"),
+                { "jobmanager.rpc.address": "box", "blob.server.port": "7000", "query.server.port": "6125", x: "1" });
+            assert.equal(entrypointOptions({ JOB_MANAGER_RPC_ADDRESS: "jm" }, "box")["jobmanager.rpc.address"], "jm");
+        });
+
+        const place = { ports: Object.fromEntries(localKeys.ports.map((k, i) => [k, 40000 + i])), tmpDir: "/run/tmp", flinkHome: "/cache/pyflink" };
+
+        it("changes only hosts, ports and paths: every other rendered option runs as rendered", () => {
+            const rendered = renderedFlink("laptop", "http://127.0.0.1:9999");
+            const image = imageFlink(rendered, {}, "box");
+            const local = localFlink(image, place);
+            const substituted = new Set<string>(Object.values(localKeys).flat());
+            assert.deepEqual(Object.keys(local.config), Object.keys(image.config));
+            for (const [key, value] of Object.entries(image.config)) {
+                if (!substituted.has(key)) assert.equal(local.config[key], value, key);
+            }
+            assert.equal(local.config["jobmanager.rpc.address"], "127.0.0.1");
+            assert.equal(local.config["rest.port"], "40001");
+            assert.equal(local.config["io.tmp.dirs"], "/run/tmp");
+            assert.equal(local.config["execution.checkpointing.dir"], "s3://flink-checkpoints/checkpoints");
+            assert.equal(local.config["taskmanager.memory.process.size"], "960m");
+            assert.deepEqual(local.gatewayCommand, ["/cache/pyflink/bin/sql-gateway.sh", "start-foreground",
+                "-Dsql-gateway.endpoint.rest.address=127.0.0.1", "-Dsql-gateway.endpoint.rest.port=40004", "-Drest.address=127.0.0.1"]);
+        });
+
+        it("refuses to run with the JobManager's service name left in an option it may not change", () => {
+            const image = imageFlink(renderedFlink("laptop", "http://flink-jobmanager:9000"), {}, "box");
+            assert.throws(() => localFlink(image, place), /s3\.endpoint = "http:\/\/flink-jobmanager:9000" is not runnable here/);
+        });
     });
 
     describe("jars", () => {
