@@ -4,7 +4,7 @@ import { ProfileName, StackConfig } from "../config";
 import { KafkaOutputs } from "../kafka";
 import { ObjectStoreOutputs } from "../objectstore";
 import { DeployedService, Platform, ServiceSpec } from "../platform/types";
-import { MetadataDatabase, postgresService } from "../shared/postgres";
+import { MetadataDatabase, POSTGRES_PORT, postgresService } from "../shared/postgres";
 import { druidEnv } from "./env";
 import { KafkaSupervisor, KafkaSupervisorArgs, kafkaSupervisorSpec } from "./supervisor";
 
@@ -88,6 +88,11 @@ export const druidSizes: Record<
 
 const serviceName = (role: DruidRole | "zookeeper" | "db") => `druid-${role}`;
 
+const ZOOKEEPER_PORT = 2181;
+
+/** Where the image keeps Druid (its working directory); each data role's volume is its `var`. */
+export const DRUID_HOME = "/opt/druid";
+
 /** Druid's metadata store: segments, tasks, supervisors, rules. */
 export const druidDatabase: MetadataDatabase = { name: serviceName("db"), database: "druid", user: "druid" };
 
@@ -103,16 +108,16 @@ export function druidMemoryPlan(cfg: Pick<StackConfig, "profile">): Record<strin
 /** Extensions every role loads: Kafka ingestion, S3 deep storage, the PostgreSQL metadata store. */
 export const druidExtensions = ["druid-kafka-indexing-service", "druid-s3-extensions", "postgresql-metadata-storage"];
 
-export interface DeepStorage {
-    bucket: pulumi.Input<string>;
+export interface DeepStorage<V = pulumi.Input<string>> {
+    bucket: V;
     /** MinIO's endpoint; absent on AWS, where the SDK finds the regional endpoint itself. */
-    endpoint?: pulumi.Input<string>;
+    endpoint?: V;
     pathStyle: boolean;
     region: string;
 }
 
 /** Deep storage and task logs on the object store. Pure, so tests assert MinIO and S3 alike. */
-export function deepStorageProperties(s: DeepStorage): Record<string, pulumi.Input<string>> {
+export function deepStorageProperties<V>(s: DeepStorage<V>): Record<string, V | string> {
     return {
         "druid.storage.type": "s3",
         "druid.storage.bucket": s.bucket,
@@ -131,10 +136,7 @@ export function deepStorageProperties(s: DeepStorage): Record<string, pulumi.Inp
 /** Roles that run queries and so allocate processing buffers; the others leave Druid's defaults, sized from their direct memory. */
 export const processingRoles: readonly DruidRole[] = ["broker", "historical", "indexer"];
 
-/**
- * Properties that only one role needs. Exported for the test engine, which runs these same
- * settings on real Druid JVMs (substituting only paths).
- */
+/** Properties that only one role needs (by profile). */
 export function druidRoleProperties(role: DruidRole, profile: ProfileName): Record<string, string> {
     const size = druidSizes[profile];
     const processing: Record<string, string> = processingRoles.includes(role)
@@ -179,7 +181,7 @@ function roleOnly(role: DruidRole, profile: ProfileName): Record<string, string>
             return {
                 "druid.service": "druid/historical",
                 // In the volume: after a restart segments load from local disk, not again from the object store.
-                "druid.segmentCache.locations": JSON.stringify([{ path: "/opt/druid/var/druid/segment-cache", maxSize: "20g" }]),
+                "druid.segmentCache.locations": JSON.stringify([{ path: `${DRUID_HOME}/var/druid/segment-cache`, maxSize: "20g" }]),
                 "druid.server.maxSize": "20g",
                 "druid.cache.type": "caffeine",
                 "druid.cache.sizeInBytes": `${size.cacheMiB}MiB`,
@@ -198,6 +200,64 @@ function roleOnly(role: DruidRole, profile: ProfileName): Record<string, string>
                 "druid.router.http.numMaxThreads": "16",
             };
     }
+}
+
+/** What a role's container environment is rendered from; generic so the tier passes Pulumi inputs and the test engine plain strings. */
+export interface DruidRenderArgs<V> {
+    profile: ProfileName;
+    /** Deep storage and task logs, and the region the S3 client signs for. */
+    store: DeepStorage<V>;
+    /** The metadata database user's password. */
+    dbPassword: V;
+    /** The object store identity Druid uses. */
+    s3: { accessKeyId: V; secretAccessKey: V };
+}
+
+export interface DruidRoleEnv<V> {
+    env: Record<string, V | string>;
+    secretEnv: Record<string, V>;
+}
+
+/**
+ * Each role's container environment: the `druid_*` properties the image's druid.sh writes into
+ * the role's runtime.properties, and its launcher variables (heap, direct memory, JAVA_OPTS). Pure:
+ * the tier deploys exactly this, and the test engine runs it on real JVMs.
+ */
+export function druidRoleEnvs<V>(args: DruidRenderArgs<V>): Record<DruidRole, DruidRoleEnv<V>> {
+    const size = druidSizes[args.profile];
+    const common: Record<string, V | string> = {
+        "druid.extensions.loadList": JSON.stringify(druidExtensions),
+        "druid.zk.service.host": `${serviceName("zookeeper")}:${ZOOKEEPER_PORT}`,
+        "druid.zk.paths.base": "/druid",
+        "druid.metadata.storage.type": "postgresql",
+        "druid.metadata.storage.connector.connectURI": `jdbc:postgresql://${druidDatabase.name}:${POSTGRES_PORT}/${druidDatabase.database}`,
+        "druid.metadata.storage.connector.user": druidDatabase.user,
+        ...deepStorageProperties(args.store),
+        "druid.server.http.numThreads": "16",
+    };
+    const secretEnv = druidEnv({
+        "druid.metadata.storage.connector.password": args.dbPassword,
+        "druid.s3.accessKey": args.s3.accessKeyId,
+        "druid.s3.secretKey": args.s3.secretAccessKey,
+    });
+    const role = (r: DruidRole): DruidRoleEnv<V> => {
+        const jvm = size.roles[r];
+        return {
+            env: {
+                // Each property its own variable, so `pulumi preview --diff` shows exactly which setting changed.
+                ...druidEnv({ ...common, "druid.host": serviceName(r), "druid.plaintextPort": String(druidPorts[r]), ...druidRoleProperties(r, args.profile) }),
+                DRUID_XMX: `${jvm.heapMiB}m`,
+                DRUID_XMS: `${jvm.heapMiB}m`,
+                DRUID_MAXDIRECTMEMORYSIZE: `${jvm.directMiB}m`,
+                // The S3 client of deep storage and of in-JVM ingestion tasks resolves its region from here.
+                AWS_REGION: args.store.region,
+                JAVA_OPTS: jvmOptions,
+                MALLOC_ARENA_MAX: "2",
+            },
+            secretEnv,
+        };
+    };
+    return Object.fromEntries(druidRoles.map((r) => [r, role(r)])) as Record<DruidRole, DruidRoleEnv<V>>;
 }
 
 /** Health per role: readiness where Druid has it, leadership for the overlord (supervisors need a leader). */
@@ -253,56 +313,35 @@ export class DruidTier extends pulumi.ComponentResource {
             name: serviceName("zookeeper"),
             image: cfg.images.zookeeper,
             env: { ZK_SERVER_HEAP: String(size.zookeeper.heapMiB), ZOO_4LW_COMMANDS_WHITELIST: "ruok,srvr", ZOO_ADMINSERVER_ENABLED: "false" },
-            ports: [{ name: "client", containerPort: 2181 }],
+            ports: [{ name: "client", containerPort: ZOOKEEPER_PORT }],
             // Paths the image creates and owns (uid 1000 zookeeper), so the volumes inherit that owner.
             volumes: [{ name: "data", mountPath: "/data" }, { name: "datalog", mountPath: "/datalog" }],
             // bash's /dev/tcp instead of a JVM client: a second JVM would not fit the container.
-            health: { command: ["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/2181 && echo ruok >&3 && grep -q imok <&3"], startPeriodSeconds: 20 },
+            health: { command: ["bash", "-c", `exec 3<>/dev/tcp/127.0.0.1/${ZOOKEEPER_PORT} && echo ruok >&3 && grep -q imok <&3`], startPeriodSeconds: 20 },
         });
 
         const dbPassword = pulumi.secret(new random.RandomPassword("db-password", { length: 32, special: false }, { parent: this }).result);
         const db = deploy(postgresService({ ...druidDatabase, tier: "druid", image: cfg.images.postgres, password: dbPassword, memoryMiB: size.db }));
 
-        const common: Record<string, pulumi.Input<string>> = {
-            "druid.extensions.loadList": JSON.stringify(druidExtensions),
-            "druid.zk.service.host": zookeeper.internal.client,
-            "druid.zk.paths.base": "/druid",
-            "druid.metadata.storage.type": "postgresql",
-            "druid.metadata.storage.connector.connectURI": `jdbc:postgresql://${db.internal.sql}/druid`,
-            "druid.metadata.storage.connector.user": "druid",
-            ...deepStorageProperties({ bucket: store.buckets.druid, endpoint: store.kind === "minio" ? store.endpoint : undefined, pathStyle: store.pathStyle, region: store.region }),
-            "druid.server.http.numThreads": "16",
-        };
-        const secrets = druidEnv({
-            "druid.metadata.storage.connector.password": dbPassword,
-            "druid.s3.accessKey": store.credentials.druid.accessKeyId,
-            "druid.s3.secretKey": store.credentials.druid.secretAccessKey,
+        const envs = druidRoleEnvs<pulumi.Input<string>>({
+            profile: cfg.profile,
+            store: { bucket: store.buckets.druid, endpoint: store.kind === "minio" ? store.endpoint : undefined, pathStyle: store.pathStyle, region: store.region },
+            dbPassword,
+            s3: store.credentials.druid,
         });
 
         const deployed = {} as Record<DruidRole, DeployedService>;
         const role = (r: DruidRole, dependsOn: DeployedService[], volume: boolean) => {
             const port = druidPorts[r];
-            const jvm = size.roles[r];
-            // Each property its own variable, so `pulumi preview --diff` shows exactly which setting changed.
-            const props = druidEnv({ ...common, "druid.host": serviceName(r), "druid.plaintextPort": String(port), ...druidRoleProperties(r, cfg.profile) });
             deployed[r] = deploy({
                 name: serviceName(r),
                 image: cfg.images.druid,
                 command: [r],
-                env: {
-                    ...props,
-                    DRUID_XMX: `${jvm.heapMiB}m`,
-                    DRUID_XMS: `${jvm.heapMiB}m`,
-                    DRUID_MAXDIRECTMEMORYSIZE: `${jvm.directMiB}m`,
-                    // The S3 client of deep storage and of in-JVM ingestion tasks resolves its region from here.
-                    AWS_REGION: store.region,
-                    JAVA_OPTS: jvmOptions,
-                    MALLOC_ARENA_MAX: "2",
-                },
-                secretEnv: secrets,
+                env: envs[r].env,
+                secretEnv: envs[r].secretEnv,
                 ports: [{ name: "http", containerPort: port, ...(r === "router" ? { hostPort: cfg.ports.druidRouter } : {}) }],
-                // /opt/druid/var exists in the image, owned by uid 1000 (druid): a new named volume copies that owner.
-                volumes: volume ? [{ name: "var", mountPath: "/opt/druid/var" }] : [],
+                // The image's var exists, owned by uid 1000 (druid): a new named volume copies that owner.
+                volumes: volume ? [{ name: "var", mountPath: `${DRUID_HOME}/var` }] : [],
                 // The image has busybox wget, no curl.
                 health: {
                     command: ["wget", "-q", "-T", "5", "-O", "/dev/null", `http://localhost:${port}${healthPath[r]}`],

@@ -1,11 +1,14 @@
 /**
  * Druid's streaming ingestion end to end, through the router only (the single URL the platform
  * exposes): a Kafka supervisor on a fresh topic, events produced with kafkajs, and the rows
- * visible to Druid SQL while the indexing task is still running (real-time segments).
+ * visible to Druid SQL while the indexing task is still running (real-time segments). First, that
+ * every role runs the settings the tier renders, on PostgreSQL metadata.
  */
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
+import { druidDatabase, druidExtensions, druidRoles, druidSizes } from "../../components/druid";
 import { terminateSupervisor } from "../../components/druid/overlord";
+import { imageLaunch, renderedDruid, S3_EXTENSION } from "../engines/druid";
 import { waitUntil } from "../engines/lib";
 import { engine } from "../engines/state";
 import { druidDiagnosis, druidUrl, kafkaClient, leavesDruidAsFound, scratchTopics } from "./fixtures";
@@ -16,6 +19,31 @@ const call = <T>(method: string, path: string, body?: unknown) => jsonCall<T>(dr
 function sql<T>(query: string, parameters: Array<{ type: string; value: unknown }> = []): Promise<T[]> {
     return call<T[]>("POST", "/druid/v2/sql", { query, parameters });
 }
+
+const MiB = 1024 * 1024;
+
+/** Settings the engine substitutes (hosts, ports, folders, the database address) or replaces (deep storage): checked on their own. */
+const LOCAL = /^druid\.(zk\.service\.host|host|plaintextPort|segmentCache\.locations|metadata\.storage\.connector\.(connectURI|password)|extensions\.loadList|storage\.|indexer\.logs\.|s3\.)/;
+
+describe("druid engine runs the tier's rendered roles", () => {
+    const rendered = renderedDruid("");
+
+    it("every role has its rendered properties, heap and direct memory in effect, its metadata on the postgres engine's druid-db", async () => {
+        for (const role of druidRoles) {
+            const url = engine("druid").endpoints[role]!;
+            const running = await jsonCall<Record<string, string>>(url, "GET", "/status/properties");
+            const { properties } = imageLaunch(rendered[role]);
+            for (const [key, value] of Object.entries(properties)) if (!LOCAL.test(key)) assert.equal(running[key], value, `${role}: ${key}`);
+            assert.equal(running["druid.metadata.storage.type"], "postgresql");
+            assert.equal(running["druid.metadata.storage.connector.connectURI"], `jdbc:postgresql://${engine("postgres").endpoints[druidDatabase.name]}/${druidDatabase.database}`);
+            assert.deepEqual(JSON.parse(running["druid.extensions.loadList"]!), druidExtensions.filter((e) => e !== S3_EXTENSION));
+            const status = await jsonCall<{ memory: { maxMemory: number; directMemory: number }; modules: { name: string }[] }>(url, "GET", "/status");
+            const size = druidSizes.laptop.roles[role];
+            assert.deepEqual([status.memory.maxMemory / MiB, status.memory.directMemory / MiB], [size.heapMiB, size.directMiB], `${role}: heap and direct memory`);
+            assert.ok(status.modules.some((m) => m.name.endsWith(".PostgreSQLMetadataStorageModule")), `${role} loaded the PostgreSQL metadata extension`);
+        }
+    });
+});
 
 describe("druid engine (Kafka ingestion, SQL through the router)", () => {
     const id = randomUUID().slice(0, 8);
@@ -81,5 +109,9 @@ describe("druid engine (Kafka ingestion, SQL through the router)", () => {
             "GET", `/druid/indexer/v1/supervisor/${dataSource}/status`);
         assert.equal(status.payload.state, "RUNNING");
         assert.equal(status.payload.healthy, true);
+
+        // The supervisor's spec as the overlord stored it in the metadata database (PostgreSQL, above).
+        const history = await call<{ spec: { spec: { ioConfig: { topic: string } } } }[]>("GET", `/druid/indexer/v1/supervisor/${dataSource}/history`);
+        assert.deepEqual(history.map((h) => h.spec.spec.ioConfig.topic), [topic]);
     });
 });

@@ -3,7 +3,7 @@ import { installMocks, leakedSecrets, plain, PROJECT, resolve, SECRET_MARK } fro
 installMocks();
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigError, parseStackConfig, profiles } from "../../components/config";
-import { DruidRole, DruidTier, druidEnv, druidExtensions, druidMemoryPlan, druidProperty, druidRoleProperties, druidRoles, druidSizes, jvmOptions, measuredNonHeapMiB, processingRoles } from "../../components/druid";
+import { DruidRole, DruidTier, druidEnv, druidExtensions, druidRoleEnvs, druidMemoryPlan, druidProperty, druidRoleProperties, druidRoles, druidSizes, jvmOptions, measuredNonHeapMiB, processingRoles } from "../../components/druid";
 import { DeployedService, Platform, ServiceSpec } from "../../components/platform/types";
 import { build, Built, env, T } from "./build";
 
@@ -129,11 +129,21 @@ describe("Druid tier", () => {
             }
         });
 
-        it("renders each role's own settings from druidRoleProperties, the function the test Druid runs", () => {
+        it("renders each role's own settings from druidRoleProperties", () => {
             for (const r of druidRoles) {
                 const e = env(b, `druid-${r}`);
                 for (const [name, value] of Object.entries(druidEnv(druidRoleProperties(r, "laptop")))) assert.equal(e[name], value, `druid-${r}: ${name}`);
             }
+        });
+
+        it("renders each role's whole environment from druidRoleEnvs, the function the test Druid runs, and nothing beside it", () => {
+            const envs = druidRoleEnvs<string>({
+                profile: "laptop",
+                store: { bucket: "druid-deep-storage", endpoint: "http://minio:9000", pathStyle: true, region: "us-east-1" },
+                dbPassword: `${SECRET_MARK}db-password`,
+                s3: { accessKeyId: "svc-druid", secretAccessKey: `${SECRET_MARK}druid-secret` },
+            });
+            for (const r of druidRoles) assert.deepEqual(env(b, `druid-${r}`), { ...envs[r].env, ...envs[r].secretEnv }, `druid-${r}`);
         });
 
         it("frees a task slot within a minute of publishing: segments polled and handoff asked every 15 s", () => {
