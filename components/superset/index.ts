@@ -2,7 +2,7 @@ import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { ProfileName, StackConfig } from "../config";
-import { DeployedService, Platform } from "../platform/types";
+import { DeployedService, Platform, ServiceSpec } from "../platform/types";
 import { builtImage, folderDigest } from "../shared/image";
 import { MetadataDatabase, POSTGRES_PORT, postgresService } from "../shared/postgres";
 import { SupersetConfig } from "./config";
@@ -11,10 +11,12 @@ import { SupersetDashboards, SupersetDashboardsArgs, viewingDashboard } from "./
 export { druidSqlalchemyUri, SupersetDashboards, viewingDashboard } from "./dashboards";
 
 const WEB_PORT = 8088;
-const REDIS_PORT = 6379;
 /** Superset's metadata: users, roles, databases, datasets, charts, dashboards. */
 export const supersetDatabase: MetadataDatabase = { name: "superset-db", database: "superset", user: "superset" };
-const REDIS = "superset-redis";
+/** The cache: its service (host) name and the port the redis image listens on. */
+export const supersetRedis = { name: "superset-redis", port: 6379 } as const;
+const REDIS = supersetRedis.name;
+const REDIS_PORT = supersetRedis.port;
 /** Where the image's PYTHONPATH (/app/pythonpath) makes Superset find its config module. */
 export const CONFIG_PATH = "/app/pythonpath/superset_config.py";
 /** The UI login; deliberately not "admin", the name every scanner tries first. */
@@ -98,6 +100,64 @@ export function supersetInitSteps(): string[] {
     ];
 }
 
+/** Redis as the tier's cache, as the platform runs it; also what the test engine runs. */
+export function supersetRedisService(cfg: StackConfig, password: pulumi.Input<string>): Omit<ServiceSpec, "dependsOn"> {
+    const memoryMiB = supersetMemoryPlan(cfg)[REDIS]!;
+    return {
+        name: REDIS,
+        tier: "superset",
+        image: cfg.images.redis,
+        // A pure cache: no persistence, so no volume; the password keeps other containers on the network out.
+        command: ["sh", "-c", `exec redis-server --requirepass "$REDIS_PASSWORD" --maxmemory ${redisMaxMemoryMiB(memoryMiB)}mb --maxmemory-policy allkeys-lru --save "" --appendonly no`],
+        secretEnv: { REDIS_PASSWORD: password },
+        ports: [{ name: "redis", containerPort: REDIS_PORT }],
+        health: { command: ["sh", "-c", 'REDISCLI_AUTH="$REDIS_PASSWORD" redis-cli ping | grep -q PONG'], startPeriodSeconds: 5, intervalSeconds: 5 },
+        memoryMiB,
+    };
+}
+
+/** The web container's secrets: generated and kept by the tier, per run by the test engine. */
+export interface SupersetSecrets {
+    secretKey: pulumi.Input<string>;
+    adminPassword: pulumi.Input<string>;
+    dbPassword: pulumi.Input<string>;
+    redisPassword: pulumi.Input<string>;
+}
+
+/**
+ * The web container (bootstrap, then gunicorn) as the platform runs it, from `image` (the
+ * derived image); also what the test engine runs.
+ */
+export function supersetWebService(cfg: StackConfig, image: pulumi.Input<string>, secrets: SupersetSecrets): Omit<ServiceSpec, "dependsOn"> {
+    const memoryMiB = supersetMemoryPlan(cfg).superset!;
+    const gunicorn = gunicornSizing(memoryMiB);
+    return {
+        name: "superset",
+        tier: "superset",
+        image,
+        command: ["sh", "-c", ["set -e", ...supersetInitSteps(), "exec /app/docker/entrypoints/run-server.sh"].join("\n")],
+        env: {
+            SUPERSET_ADMIN_USER: ADMIN_USER,
+            SUPERSET_ADMIN_EMAIL: `${ADMIN_USER}@${cfg.stack}.invalid`,
+            // Read by the image's run-server.sh.
+            SERVER_WORKER_AMOUNT: String(gunicorn.workers),
+            SERVER_THREADS_AMOUNT: String(gunicorn.threads),
+            GUNICORN_TIMEOUT: "120",
+            SUPERSET_PORT: String(WEB_PORT),
+        },
+        secretEnv: { SUPERSET_SECRET_KEY: secrets.secretKey, SUPERSET_ADMIN_PASSWORD: secrets.adminPassword, DATABASE_PASSWORD: secrets.dbPassword, REDIS_PASSWORD: secrets.redisPassword },
+        files: [{ path: CONFIG_PATH, content: supersetConfigPy() }],
+        ports: [{ name: "http", containerPort: WEB_PORT, hostPort: cfg.ports.superset }],
+        // First start runs every migration on a fresh database: minutes on a small laptop.
+        health: {
+            command: ["curl", "-fsS", "-o", "/dev/null", `http://localhost:${WEB_PORT}/health`],
+            http: { port: WEB_PORT, path: "/health" },
+            startPeriodSeconds: 300,
+        },
+        memoryMiB,
+    };
+}
+
 export interface SupersetTierArgs {
     /**
      * SQLAlchemy URI of Druid SQL as containers reach it (`druid://<broker>:8082/druid/v2/sql/`),
@@ -147,20 +207,7 @@ export class SupersetTier extends pulumi.ComponentResource {
             postgresService({ ...supersetDatabase, tier: "superset", image: cfg.images.postgres, password: dbPassword, memoryMiB: plan[supersetDatabase.name] }),
             this,
         );
-        const redis = platform.deploy(
-            {
-                name: REDIS,
-                tier: "superset",
-                image: cfg.images.redis,
-                // A pure cache: no persistence, so no volume; the password keeps other containers on the network out.
-                command: ["sh", "-c", `exec redis-server --requirepass "$REDIS_PASSWORD" --maxmemory ${redisMaxMemoryMiB(plan[REDIS])}mb --maxmemory-policy allkeys-lru --save "" --appendonly no`],
-                secretEnv: { REDIS_PASSWORD: redisPassword },
-                ports: [{ name: "redis", containerPort: REDIS_PORT }],
-                health: { command: ["sh", "-c", 'REDISCLI_AUTH="$REDIS_PASSWORD" redis-cli ping | grep -q PONG'], startPeriodSeconds: 5, intervalSeconds: 5 },
-                memoryMiB: plan[REDIS],
-            },
-            this,
-        );
+        const redis = platform.deploy(supersetRedisService(cfg, redisPassword), this);
 
         const image = builtImage(
             "superset-image",
@@ -174,34 +221,8 @@ export class SupersetTier extends pulumi.ComponentResource {
             },
             this,
         );
-        const gunicorn = gunicornSizing(plan.superset);
         const web = platform.deploy(
-            {
-                name: "superset",
-                tier: "superset",
-                image,
-                command: ["sh", "-c", ["set -e", ...supersetInitSteps(), "exec /app/docker/entrypoints/run-server.sh"].join("\n")],
-                env: {
-                    SUPERSET_ADMIN_USER: ADMIN_USER,
-                    SUPERSET_ADMIN_EMAIL: `${ADMIN_USER}@${cfg.stack}.invalid`,
-                    // Read by the image's run-server.sh.
-                    SERVER_WORKER_AMOUNT: String(gunicorn.workers),
-                    SERVER_THREADS_AMOUNT: String(gunicorn.threads),
-                    GUNICORN_TIMEOUT: "120",
-                    SUPERSET_PORT: String(WEB_PORT),
-                },
-                secretEnv: { SUPERSET_SECRET_KEY: secretKey, SUPERSET_ADMIN_PASSWORD: adminPassword, DATABASE_PASSWORD: dbPassword, REDIS_PASSWORD: redisPassword },
-                files: [{ path: CONFIG_PATH, content: supersetConfigPy() }],
-                ports: [{ name: "http", containerPort: WEB_PORT, hostPort: cfg.ports.superset }],
-                // First start runs every migration on a fresh database: minutes on a small laptop.
-                health: {
-                    command: ["curl", "-fsS", "-o", "/dev/null", `http://localhost:${WEB_PORT}/health`],
-                    http: { port: WEB_PORT, path: "/health" },
-                    startPeriodSeconds: 300,
-                },
-                memoryMiB: plan.superset,
-                dependsOn: [db, redis],
-            },
+            { ...supersetWebService(cfg, image, { secretKey, adminPassword, dbPassword, redisPassword }), dependsOn: [db, redis] },
             this,
         );
         this.services = [web, db, redis];

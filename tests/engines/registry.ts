@@ -12,6 +12,7 @@ import { iceberg } from "./iceberg";
 import { kafka } from "./kafka";
 import { postgres } from "./postgres";
 import { pulumi } from "./pulumi";
+import { redis } from "./redis";
 import { s3 } from "./s3";
 import { superset } from "./superset";
 
@@ -20,6 +21,7 @@ export const engines: Engine[] = [
     connect,
     s3,
     postgres,
+    redis,
     iceberg,
     flink,
     druid,
@@ -38,12 +40,15 @@ export const suites: Record<string, string[]> = {
     "tests/integration/iceberg.test.ts": ["iceberg", "s3"],
     "tests/integration/flink.test.ts": ["flink", "kafka", "s3", "iceberg"],
     "tests/integration/processor-watch.test.ts": ["flink"],
-    "tests/integration/druid.test.ts": ["druid", "kafka"],
+    // Druid's metadata is on postgres (a dependency of druid); this suite also reads its address.
+    "tests/integration/druid.test.ts": ["druid", "kafka", "postgres"],
     "tests/integration/druid-supervisor.test.ts": ["druid", "kafka"],
     "tests/integration/pipeline.test.ts": ["kafka", "flink", "s3", "iceberg"],
-    "tests/integration/superset.test.ts": ["superset", "druid"],
+    // Also reads the cache Redis the rendered config points Superset at.
+    "tests/integration/superset.test.ts": ["superset", "druid", "redis"],
     // Superset tests a connection on create and reads a dataset's columns from Druid: both live.
-    "tests/integration/superset-dashboards.test.ts": ["superset", "druid"],
+    // Reads the cached entries in Redis and the metadata rows in PostgreSQL too.
+    "tests/integration/superset-dashboards.test.ts": ["superset", "druid", "redis", "postgres"],
     // The real Pulumi CLI driving the provisioning resources against the engines they provision.
     "tests/pulumi/lifecycle.test.ts": ["pulumi", "kafka", "druid", "superset"],
 };

@@ -3,9 +3,12 @@
  * Dashboards as code against a real Superset and a real Druid: the same create-or-update and
  * delete the tier's dynamic provider runs. Superset tests the connection when a database is
  * created and reads a dataset's columns from the datasource, so Druid must serve the table first:
- * it is ingested here from inline rows (native batch), under a name of this run's own.
+ * it is ingested here from inline rows (native batch), under a name of this run's own. What
+ * Superset keeps is looked up where the rendered config puts it: the metadata in the tier's
+ * PostgreSQL, the caches in Redis.
  */
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -21,8 +24,12 @@ import {
     Session,
     viewingDashboard,
 } from "../../components/superset/dashboards";
+import { supersetDatabase } from "../../components/superset";
 import { GiveUp, waitUntil } from "../engines/lib";
+import { databasePassword } from "../engines/postgres";
+import { redisCommand } from "../engines/redis";
 import { engine } from "../engines/state";
+import { renderedRedisSettings } from "../engines/superset";
 import { druidDiagnosis, druidUrl, leavesDruidAsFound } from "./fixtures";
 import { launchBrowser, supersetLogin } from "./browser";
 import { jsonCall } from "./http";
@@ -142,6 +149,70 @@ function chartPictures(): ChartPicture[] {
     });
 }
 
+/**
+ * A signed-in browser's session, without a browser: the login form with its CSRF token, then the
+ * session cookie on every call. Some endpoints the dashboard page calls (filter state) accept
+ * only that, not the API's bearer token.
+ */
+async function formSession(url: string, username: string, password: string): Promise<(method: string, path: string, body: unknown) => Promise<Json>> {
+    let cookie = "";
+    const keepCookie = (response: Response) => {
+        const session = response.headers.getSetCookie().find((c) => c.startsWith("session="));
+        if (session) cookie = session.split(";")[0]!;
+    };
+    const page = await fetch(`${url}/login/`);
+    keepCookie(page);
+    const csrf = /name="csrf_token"[\s\S]*?value="([^"]+)"/.exec(await page.text())?.[1];
+    assert.ok(csrf, "the login page has no csrf_token");
+    const signedIn = await fetch(`${url}/login/`, {
+        method: "POST", redirect: "manual",
+        headers: { cookie, "content-type": "application/x-www-form-urlencoded" },
+        body: new URLSearchParams({ username, password, csrf_token: csrf }),
+    });
+    keepCookie(signedIn);
+    assert.equal(signedIn.headers.get("location"), "/", `the login form did not sign in: ${signedIn.status} ${signedIn.headers.get("location")}`);
+    return async (method, path, body) => {
+        const response = await fetch(`${url}${path}`, {
+            method, headers: { cookie, "x-csrftoken": csrf, referer: url, "content-type": "application/json" }, body: JSON.stringify(body),
+        });
+        const text = await response.text();
+        assert.ok(response.ok, `${method} ${path}: ${response.status} ${text.slice(0, 1000)}`);
+        return JSON.parse(text) as Json;
+    };
+}
+
+/**
+ * Runs `sql` on the tier's metadata database (the postgres engine's superset-db) as the tier's
+ * user, through psycopg2 in the superset engine's venv (the driver Superset itself uses there).
+ */
+function metadataQuery(sql: string, params: unknown[]): unknown[][] {
+    const [host, port] = engine("postgres").endpoints[supersetDatabase.name]!.split(":");
+    const python = `
+import json, os, sys, psycopg2
+sql, params = json.load(sys.stdin)
+with psycopg2.connect(host=os.environ["PGHOST"], port=os.environ["PGPORT"], dbname=os.environ["PGDATABASE"], user=os.environ["PGUSER"], password=os.environ["PGPASSWORD"]) as conn:
+    with conn.cursor() as cur:
+        cur.execute(sql, params)
+        print(json.dumps(cur.fetchall()))
+`;
+    const env = { ...process.env, PGHOST: host, PGPORT: port, PGDATABASE: supersetDatabase.database, PGUSER: supersetDatabase.user, PGPASSWORD: databasePassword(engine("postgres"), supersetDatabase) };
+    return JSON.parse(execFileSync(engine("superset").details.python!, ["-c", python], { input: JSON.stringify([sql, params]), env, encoding: "utf8" }));
+}
+
+/** The Redis databases, among those superset_config.py uses, that hold `key`. */
+async function databasesHolding(key: string): Promise<number[]> {
+    const { caches, rateLimitDb } = renderedRedisSettings();
+    const dbs = [...new Set([...Object.values(caches).map((c) => c.db), rateLimitDb])];
+    const held: number[] = [];
+    for (const db of dbs) if ((await redisCommand(engine("redis"), { db }, "EXISTS", key))[0] === "1") held.push(db);
+    return held;
+}
+
+/** Seconds left on a key, as Redis counts them. */
+async function ttl(db: number, key: string): Promise<number> {
+    return Number((await redisCommand(engine("redis"), { db }, "TTL", key))[0]);
+}
+
 describe("Superset dashboards as code (real Superset + Druid)", function () {
     const prefix = `it-${randomUUID().slice(0, 6)} `;
     let spec: DashboardSpec;
@@ -181,6 +252,12 @@ describe("Superset dashboards as code (real Superset + Druid)", function () {
         assert.deepEqual(charts.body.result.map((c) => c.id).sort(), Object.values(state.chartIds).sort());
     });
 
+    it("keeps the metadata in the tier's PostgreSQL: the dashboard and its charts, read straight from superset-db", () => {
+        assert.deepEqual(metadataQuery("SELECT dashboard_title FROM dashboards WHERE id = %s", [state.dashboardId]), [[spec.dashboard.title]]);
+        const charts = metadataQuery("SELECT slice_name FROM slices WHERE id = ANY(%s) ORDER BY slice_name", [Object.values(state.chartIds)]);
+        assert.deepEqual(charts, spec.charts.map((c) => [c.name]).sort());
+    });
+
     it("the charts answer from Druid: top titles by plays, plays per minute", async () => {
         const data = async (key: string) => (await s.call<{ result: { data: Json[] }[] }>("GET", `/api/v1/chart/${state.chartIds[key]}/data/`)).body.result[0]!.data;
         const top = await data("top-titles");
@@ -191,6 +268,33 @@ describe("Superset dashboards as code (real Superset + Druid)", function () {
         assert.ok(perMinute.every((r) => r.plays === 120));
         const devices = await data("plays-by-device");
         assert.deepEqual(devices.map((r) => r.device).sort(), ["mobile", "tv"]);
+    });
+
+    it("keeps chart results, dashboard filter state and explore state in Redis: each in its rendered database, under its prefix, with its timeout", async () => {
+        const { caches } = renderedRedisSettings();
+        const expectIn = async (region: string, key: string) => {
+            const cache = caches[region]!;
+            const full = `${cache.prefix}${key}`;
+            assert.deepEqual(await databasesHolding(full), [cache.db], `${region}: ${full}`);
+            const left = await ttl(cache.db, full);
+            assert.ok(left > 0 && left <= cache.timeoutSeconds, `${region}: ${full} expires in ${left} s, not within ${cache.timeoutSeconds} s`);
+        };
+
+        const chartId = state.chartIds["top-titles"]!;
+        const data = await s.call<{ result: { cache_key: string }[] }>("GET", `/api/v1/chart/${chartId}/data/`);
+        await expectIn("DATA_CACHE_CONFIG", data.body.result[0]!.cache_key);
+
+        // What the dashboard page stores when a viewer changes a filter (signed in as a browser is); the key is per dashboard.
+        const browser = await formSession(spec.url, spec.username, spec.password);
+        const filter = await browser("POST", `/api/v1/dashboard/${state.dashboardId}/filter_state?tab_id=1`, { value: JSON.stringify({ it: prefix }) });
+        await expectIn("FILTER_STATE_CACHE_CONFIG", `${state.dashboardId};${filter.key as string}`);
+
+        // What Explore stores for a chart being edited, before it is saved.
+        const explore = await s.call<{ key: string }>("POST", "/api/v1/explore/form_data?tab_id=1", {
+            datasource_id: state.datasetId, datasource_type: "table", chart_id: chartId,
+            form_data: JSON.stringify({ datasource: `${state.datasetId}__table`, viz_type: "table" }),
+        });
+        await expectIn("EXPLORE_FORM_DATA_CACHE_CONFIG", explore.body.key);
     });
 
     it("renders in a real browser: four charts with data, no error, the most-played title on top", async () => {

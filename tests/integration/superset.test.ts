@@ -3,10 +3,16 @@
  * token bound to the session cookie, then database connections. The connection is to the real
  * Druid router, because Superset checks a new connection by connecting: a made-up host is
  * refused, and SQLite is blocked by PREVENT_UNSAFE_DB_CONNECTIONS, which stays on (asserted).
+ * Then the rendered cache settings at work: the Redis the tier renders, and the databases and key
+ * prefixes superset_config.py gives Superset's caches and its login rate limiter.
  */
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
+import { parseStackConfig } from "../../components/config";
+import { redisMaxMemoryMiB, supersetMemoryPlan, supersetRedis } from "../../components/superset";
+import { redisCommand, type SeenCommand, watchRedis } from "../engines/redis";
 import { engine } from "../engines/state";
+import { renderedRedisSettings } from "../engines/superset";
 
 interface Reply<T> { status: number; body: T }
 
@@ -107,5 +113,40 @@ describe("superset engine (REST API, database connection to Druid)", () => {
             assert.equal(deleted.status, 200, JSON.stringify(deleted.body));
         }
         assert.equal((await client.request("GET", `/api/v1/database/${id}`)).status, 404);
+    });
+});
+
+/** The databases in which Redis ran commands naming a key that starts with `prefix`. */
+const databasesTouching = (seen: SeenCommand[], prefix: string) => [...new Set(seen.filter((c) => c.args.slice(1).some((a) => a.startsWith(prefix))).map((c) => c.db))];
+
+describe("superset engine: the rendered Redis settings on a real Redis", () => {
+    const redis = engine("redis");
+    const { url } = engine("superset").endpoints;
+    const { caches, rateLimitDb } = renderedRedisSettings();
+
+    it("runs Redis as the tier renders it: password required, maxmemory from the plan, LRU eviction, no persistence", async () => {
+        const config = async (name: string) => {
+            const [key, value, ...rest] = await redisCommand(redis, { db: 0 }, "CONFIG", "GET", name);
+            assert.deepEqual([key, rest], [name, []]);
+            return value;
+        };
+        const planMiB = supersetMemoryPlan(parseStackConfig({}, "dataplatform", "engines"))[supersetRedis.name]!;
+        assert.equal(Number(await config("maxmemory")), redisMaxMemoryMiB(planMiB) * 1024 * 1024);
+        assert.equal(await config("maxmemory-policy"), "allkeys-lru");
+        assert.equal(await config("save"), "");
+        assert.equal(await config("appendonly"), "no");
+        assert.equal((await redisCommand(redis, { db: 0, password: "" }, "PING"))[0], "NOAUTH Authentication required.");
+        assert.deepEqual(await redisCommand(redis, { db: 0 }, "PING"), ["PONG"]);
+    });
+
+    it("counts requests for the rate limiter in Redis db RATELIMIT_STORAGE_URI names, and caches page metadata under CACHE_CONFIG's db and prefix", async () => {
+        const { seen } = await watchRedis(redis, async () => {
+            const page = await fetch(`${url}/login/`);
+            await page.text();
+            assert.equal(page.status, 200);
+        });
+        // Flask-Limiter keeps its counters under LIMITS:, the login page's bootstrap data is memoized in the metadata cache.
+        assert.deepEqual(databasesTouching(seen, "LIMITS:"), [rateLimitDb], JSON.stringify(seen.slice(0, 20)));
+        assert.deepEqual(databasesTouching(seen, caches.CACHE_CONFIG!.prefix), [caches.CACHE_CONFIG!.db], JSON.stringify(seen.slice(0, 20)));
     });
 });
