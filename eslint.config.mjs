@@ -1,7 +1,7 @@
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-    { ignores: ["node_modules/", "bin/", "jars/*.jar", ".engines/", "eslint.config.mjs"] },
+    { ignores: ["node_modules/", "bin/", "jars/*.jar", ".engines/", ".build/", ".bench/", "eslint.config.mjs"] },
     ...tseslint.configs.recommended,
     {
         languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },

@@ -2,6 +2,8 @@
  * One entry point for the one image: `main.js producer|processor|consumer`. A configuration
  * error exits 2 with every bad variable named; a fatal runtime error exits 1.
  */
+// First, before anything loads kafkajs: its producer must pick up the linear grouping (kafkajs-grouping.ts says why).
+import "./shared/kafkajs-grouping";
 import { main as consumer } from "./consumer/main";
 import { main as processor } from "./processor/main";
 import { main as producer } from "./producer/main";

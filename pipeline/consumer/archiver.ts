@@ -2,7 +2,14 @@
  * Archives the processed topic to the object store in batches (rules in batcher.ts). An offset
  * is committed only after the object holding its record is written, so a crash at any point
  * re-reads from the last committed offset and rewrites the same objects: nothing lost, nothing
- * archived twice. Writes and commits run one at a time, in order.
+ * archived twice. A partition's writes and commits run one at a time, in order; partitions write
+ * side by side (their offsets are committed apart), while the next records are read: up to
+ * MAX_PENDING_OBJECTS complete objects wait for their write. Most of an object's time is the
+ * store's and the broker's answer, not this process's CPU, so the overlap is the throughput.
+ *
+ * Since each write follows the partition's commit before it, the one object an earlier incarnation can have
+ * left behind starts at the committed offset this one was assigned; so the object store is asked
+ * for such a leftover only for a partition's first batch after an assignment.
  */
 import { ListObjectsV2Command, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { Kafka, type Consumer } from "kafkajs";
@@ -10,6 +17,9 @@ import { kafkaLogCreator, kafkaLogLevel, type Logger } from "../shared/log";
 import { sleep } from "../shared/sleep";
 import { Batcher, batchKeyStart, objectBody, objectKey, offsetsOfKey, type Batch } from "./batcher";
 import type { ConsumerConfig } from "./config";
+
+/** Objects that may wait for their write while reading goes on: reading and writing overlap, memory stays bounded. */
+export const MAX_PENDING_OBJECTS = 4;
 
 export interface ArchiverStatus { healthy: boolean; archivedRecords: number; objects: number; lastCommit?: string }
 
@@ -29,10 +39,16 @@ export class Archiver {
     private readonly consumer: Consumer;
     private readonly batcher: Batcher;
     private readonly s3: S3Client;
-    /** Every write+commit, in order; eachBatch waits on it, which is the backpressure. */
-    private chain: Promise<void> = Promise.resolve();
+    /** Per partition, every write+commit, in order. */
+    private readonly chains = new Map<number, Promise<void>>();
+    /** One promise per object not yet written and committed, oldest first; eachBatch waits on them, which is the backpressure. */
+    private readonly pending = new Set<Promise<void>>();
+    private failure?: Error;
     private timer?: NodeJS.Timeout;
     private fatal?: (error: Error) => void;
+    /** Per partition: the offset from which every object is this incarnation's own (its last commit since the assignment). */
+    private readonly ownFrom = new Map<number, string>();
+    private assigned = new Set<number>();
 
     constructor(private readonly c: ConsumerConfig, private readonly log: Logger) {
         this.consumer = new Kafka({
@@ -50,9 +66,14 @@ export class Archiver {
     async run(): Promise<void> {
         const failed = new Promise<never>((_, reject) => { this.fatal = reject; });
         this.consumer.on(this.consumer.events.GROUP_JOIN, ({ payload }) => {
-            // Partitions taken away in a rebalance: their new owner re-reads them from the committed offset.
+            // After every join kafkajs reads each assigned partition again from its committed offset
+            // (a fresh offset manager), also the partitions this member keeps: what the open batches
+            // hold comes again, and would be doubled. Partitions taken away are re-read by their new owner.
+            for (const p of this.batcher.partitions()) this.batcher.drop(p);
             const mine = new Set(payload.memberAssignment[this.c.TOPIC] ?? []);
-            for (const p of this.batcher.partitions()) if (!mine.has(p)) this.batcher.drop(p);
+            // Another member may have held a partition in between, and left an uncommitted object.
+            this.ownFrom.clear();
+            this.assigned = mine;
             this.log.info("assigned", { partitions: [...mine] });
         });
         this.consumer.on(this.consumer.events.CRASH, ({ payload }) => {
@@ -63,11 +84,12 @@ export class Archiver {
         await this.consumer.run({
             autoCommit: false,
             eachBatch: async ({ batch, heartbeat }) => {
+                while (this.pending.size > MAX_PENDING_OBJECTS) await this.pending.values().next().value;
+                if (this.failure) throw this.failure; // the process is ending: read nothing more
                 for (const m of batch.messages) {
                     const record = { partition: batch.partition, offset: m.offset, value: m.value?.toString("utf8") ?? "null", timestamp: m.timestamp };
                     for (const done of this.batcher.add(record, Date.now())) this.enqueue(done);
                 }
-                await this.chain;
                 await heartbeat();
             },
         });
@@ -80,27 +102,32 @@ export class Archiver {
     /** Writes what is complete and stops without committing the rest (it is re-read on the next start). */
     async stop(): Promise<void> {
         clearInterval(this.timer);
-        await this.chain.catch(() => undefined);
+        await Promise.all([...this.chains.values()].map((chain) => chain.catch(() => undefined)));
         await this.consumer.disconnect();
         this.s3.destroy();
         this.fatal?.(new StoppedError());
     }
 
     private enqueue(batch: Batch): void {
-        this.chain = this.chain.then(() => this.archive(batch)).catch((error: Error) => {
+        // After a failure the partition's chain stays rejected: nothing later of it is written.
+        const chain = (this.chains.get(batch.partition) ?? Promise.resolve()).then(() => this.archive(batch)).catch((error: Error) => {
             this.status.healthy = false;
+            this.failure ??= error;
             this.fatal?.(error);
             throw error;
         });
+        this.chains.set(batch.partition, chain);
+        // Settles either way (a failure is the chain's to report): nobody is left with an unhandled rejection.
+        const settled: Promise<void> = chain.then(() => undefined, () => undefined).then(() => {
+            this.pending.delete(settled);
+        });
+        this.pending.add(settled);
     }
 
     private async archive(candidate: Batch): Promise<void> {
         const first = candidate.records[0]!.offset;
         // An object starting at this offset exists only if an earlier run wrote it and died before committing.
-        const existing = await this.s3.send(new ListObjectsV2Command({
-            Bucket: this.c.S3_BUCKET, Prefix: batchKeyStart(this.c.ARCHIVE_PREFIX, this.c.TOPIC, candidate, first),
-        }));
-        const earlier = existing.Contents?.map((o) => offsetsOfKey(o.Key ?? "")).find((o) => o !== undefined);
+        const earlier = this.ownFrom.get(candidate.partition) === first ? undefined : await this.leftoverAt(candidate, first);
         let batch: Batch | undefined = candidate;
         if (earlier && earlier.last !== candidate.records[candidate.records.length - 1]!.offset) {
             batch = this.batcher.boundaryAt(candidate, earlier.last, Date.now());
@@ -110,19 +137,36 @@ export class Archiver {
         const key = objectKey(this.c.ARCHIVE_PREFIX, this.c.TOPIC, batch);
         await this.s3.send(new PutObjectCommand({ Bucket: this.c.S3_BUCKET, Key: key, Body: objectBody(batch), ContentType: "application/x-ndjson" }));
         const next = String(BigInt(batch.records[batch.records.length - 1]!.offset) + 1n);
-        await this.commit(batch.partition, next);
+        if (!(await this.commit(batch.partition, next))) return;
+        this.ownFrom.set(batch.partition, next);
         this.status.archivedRecords += batch.records.length;
         this.status.objects += 1;
         this.status.lastCommit = `${batch.partition}:${next}`;
         this.log.info("batch archived", { key, records: batch.records.length, partition: batch.partition, committed: next });
     }
 
-    /** Commits, retrying through a broker restart; gives up (fatal) after about a minute. */
-    private async commit(partition: number, offset: string): Promise<void> {
+    private async leftoverAt(batch: Batch, first: string): Promise<{ last: string } | undefined> {
+        const existing = await this.s3.send(new ListObjectsV2Command({
+            Bucket: this.c.S3_BUCKET, Prefix: batchKeyStart(this.c.ARCHIVE_PREFIX, this.c.TOPIC, batch, first),
+        }));
+        return existing.Contents?.map((o) => offsetsOfKey(o.Key ?? "")).find((o) => o !== undefined);
+    }
+
+    /**
+     * Commits, retrying through a broker restart; gives up (fatal) after about a minute. Returns
+     * false, committing nothing, for a partition a rebalance took away while its object was being
+     * written: the object is there, and its new owner starts from the older offset and rewrites
+     * the same object (a commit now could move that owner's offset back).
+     */
+    private async commit(partition: number, offset: string): Promise<boolean> {
         for (let attempt = 1; ; attempt++) {
+            if (!this.assigned.has(partition)) {
+                this.log.info("partition reassigned while its object was written: not committing", { partition, offset });
+                return false;
+            }
             try {
                 await this.consumer.commitOffsets([{ topic: this.c.TOPIC, partition, offset }]);
-                return;
+                return true;
             } catch (error) {
                 if (attempt >= 30) throw error;
                 this.log.warn("commit failed, retrying", { partition, offset, attempt, error: (error as Error).message });

@@ -24,14 +24,40 @@ export interface Batch {
     records: ArchiveRecord[];
 }
 
-/** Date and hour (UTC) a record is filed under: its window_start, else its Kafka timestamp. */
+const WINDOW_START_KEY = '"window_start":"';
+/** The last window_start seen and its hour: consecutive rows mostly share their window. */
+let lastWindowStart: { text: string; hour: { dt: string; hour: string } } | undefined;
+
+/**
+ * Date and hour (UTC) a record is filed under: its window_start, else its Kafka timestamp.
+ *
+ * The Flink job writes flat JSON with no whitespace, so the window_start is found in the text
+ * without parsing the row (an unescaped `"window_start":"` can only be that key); parsing every
+ * row was a fifth of the archiver's CPU. Anything else takes the parsing path.
+ */
 export function hourOf(record: ArchiveRecord): { dt: string; hour: string } {
-    let iso: string | undefined;
+    const at = record.value.indexOf(WINDOW_START_KEY);
+    if (at >= 0) {
+        const from = at + WINDOW_START_KEY.length;
+        const text = record.value.slice(from, record.value.indexOf('"', from));
+        if (lastWindowStart?.text === text) return lastWindowStart.hour;
+        const hour = hourOfTime(text);
+        if (hour) {
+            lastWindowStart = { text, hour };
+            return hour;
+        }
+    }
+    let windowStart: unknown;
     try {
-        const ws = (JSON.parse(record.value) as { window_start?: unknown }).window_start;
-        if (typeof ws === "string" && !Number.isNaN(Date.parse(ws))) iso = new Date(Date.parse(ws)).toISOString();
+        windowStart = (JSON.parse(record.value) as { window_start?: unknown }).window_start;
     } catch { /* not JSON: file it by its Kafka timestamp */ }
-    iso ??= new Date(Number(record.timestamp)).toISOString();
+    return (typeof windowStart === "string" ? hourOfTime(windowStart) : undefined) ?? hourOfTime(new Date(Number(record.timestamp)).toISOString())!;
+}
+
+function hourOfTime(text: string): { dt: string; hour: string } | undefined {
+    const ms = Date.parse(text);
+    if (Number.isNaN(ms)) return undefined;
+    const iso = new Date(ms).toISOString();
     return { dt: iso.slice(0, 10), hour: iso.slice(11, 13) };
 }
 

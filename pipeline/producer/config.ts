@@ -1,6 +1,7 @@
 /** The producer's environment-variable interface (see parseProducerConfig for the rules). */
 import { z } from "zod";
 import { env, parseEnv } from "../shared/env";
+import { compressions } from "./compression";
 import { generatorModes } from "./pacing";
 
 const startTime = z.string().transform((s, ctx) => {
@@ -24,6 +25,8 @@ export const producerEnvSchema = z.object({
     /** Most events in one produce request, and how long the first one may wait for company. */
     BATCH_MAX_EVENTS: env.int(1, 100_000).default(500),
     BATCH_LINGER_MS: env.int(0, 60_000).default(50),
+    /** Batch codec (compression.ts says why zstd). */
+    PRODUCER_COMPRESSION: z.enum(compressions, `expected ${compressions.join(", ")}`).default("zstd"),
     GENERATOR_SEED: env.int(0, 2 ** 32 - 1).default(42),
     GENERATOR_USERS: env.int(1, 10_000_000).default(10_000),
     /** Sessions at once; default: sized to the rate so simulated time runs about as fast as the clock. */

@@ -1,36 +1,161 @@
 /**
- * npm run bench: the project's benchmarks against real engines (those of `engines:up` or
- * ENGINES_STATE when running, otherwise its own, stopped afterwards): Kafka's own producer as the
- * reference, the pipeline producer as a ratio to it, the archiving consumer, and end-to-end latency.
+ * npm run bench: the project's benchmarks against real engines (those of ENGINES_STATE, or of
+ * `engines:up`, when they all run; otherwise its own, stopped afterwards), each against a bound
+ * measured in the same run: the producer against Kafka's ProducerPerformance, the archiver against
+ * Kafka's ConsumerPerformance and S3's PutObject, the pipeline's latency against what its query
+ * semantics require. Writes .bench/results.json and .bench/latency.svg and prints the table;
+ * `npm run bench:readme` puts that table into README.md.
+ *
+ * For development: BENCH_STEPS=producer,archiver,latency picks steps (the others' figures are
+ * left out of the file), BENCH_LATENCY_SECONDS shortens the live run (the file says how long it was).
  */
+import * as fs from "node:fs";
 import * as os from "node:os";
 import { withEngines } from "../engines/harness";
+import { archiverBench, type ArchiverFigures } from "./archiver";
+import { cdfSvg } from "./chart";
+import { LoadTracker, log } from "./common";
 import { kafkaProducerReference } from "./kafka-reference";
-import { consumerThroughput, endToEndLatency, meanEventBytes, producerThroughput } from "./pipeline";
+import { LATENCY_RUN_SECONDS, latencyBench, type LatencyFigures } from "./latency";
+import { generatorThroughput, meanEventBytes, producerDefaults, producerThroughput, rawPartitions, setupLabel, type ProducerSetup } from "./producer";
+import { latencyChartFile, quantile, resultsFile, textTable, writeResults, type BenchResults, type ProducerVariant } from "./results";
+
+/** Events per producer run, and records of Kafka's reference: each long enough for a steady rate on this machine. */
+const PRODUCER_EVENTS = 200_000;
+const REFERENCE_RECORDS = 500_000;
+/** The batch of a full-speed backfill (the deployed 500 is sized for 50 events/s live); the other sizes are variants. */
+const PRODUCER_BATCH = 5_000;
+const ARCHIVER_ROWS = 200_000;
+
+const steps = new Set((process.env.BENCH_STEPS ?? "producer,archiver,latency").split(",").map((s) => s.trim()));
+
+interface ProducerFigures {
+    recordBytes: number;
+    referenceEps: number;
+    eps: number;
+    generatorEps: number;
+    variants: ProducerVariant[];
+}
+
+async function producerStep(kafka: Parameters<typeof producerThroughput>[0]): Promise<ProducerFigures> {
+    const recordBytes = meanEventBytes();
+    const reference = async () => (await kafkaProducerReference(kafka, { recordSize: recordBytes, partitions: rawPartitions, records: REFERENCE_RECORDS })).recordsPerSec;
+    // Before and after the project's runs: the machine's other load moves the reference too.
+    const referenceBefore = await reference();
+    log(`producer reference ${referenceBefore.toFixed(0)} records/s`);
+    const generatorEps = await generatorThroughput(PRODUCER_EVENTS, PRODUCER_BATCH);
+    log(`generator alone ${generatorEps.toFixed(0)} events/s`);
+    const deployed: ProducerSetup = { client: "kafkajs (the app)", compression: producerDefaults.PRODUCER_COMPRESSION, batch: PRODUCER_BATCH };
+    const setups: ProducerSetup[] = [
+        deployed,
+        ...(["zstd", "gzip", "none"] as const).filter((c) => c !== deployed.compression).map((compression) => ({ ...deployed, compression })),
+        { ...deployed, batch: producerDefaults.BATCH_MAX_EVENTS },
+        { ...deployed, instances: 2 },
+        { ...deployed, client: "@platformatic/kafka" },
+        { ...deployed, client: "@platformatic/kafka", compression: "none" },
+        // Each client's ceiling: the same messages, built before the clock starts.
+        { ...deployed, prebuilt: true },
+        { ...deployed, client: "@platformatic/kafka", prebuilt: true },
+    ];
+    const measured: Array<{ setup: ProducerSetup; eps: number }> = [];
+    for (const setup of setups) {
+        const eps = await producerThroughput(kafka, setup, PRODUCER_EVENTS);
+        log(`producer ${setupLabel(setup)}: ${eps} events/s`);
+        measured.push({ setup, eps });
+    }
+    const referenceAfter = await reference();
+    log(`producer reference again ${referenceAfter.toFixed(0)} records/s`);
+    const referenceEps = (referenceBefore + referenceAfter) / 2;
+    return {
+        recordBytes, referenceEps, generatorEps, eps: measured[0]!.eps,
+        variants: measured.slice(1).map(({ setup, eps }) => ({ setup: setupLabel(setup), eps, ratio: eps / referenceEps })),
+    };
+}
 
 async function main(): Promise<void> {
-    await withEngines(["kafka", "s3", "iceberg", "flink"], async (running) => {
-        // Figures from a busy machine are not comparable: say how busy it was.
-        const loadBefore = os.loadavg()[0]!;
-        const recordSize = meanEventBytes();
-        const ref = await kafkaProducerReference(running.kafka!, { recordSize });
-        console.log(`kafka reference (ProducerPerformance, ${ref.records} x ${ref.recordSize} B, acks=${ref.acks}): ` +
-            `${ref.recordsPerSec.toFixed(0)} records/s, ${ref.mbPerSec.toFixed(2)} MB/s, ` +
-            `latency avg ${ref.avgLatencyMs} ms, p99 ${ref.p99Ms} ms, max ${ref.maxLatencyMs} ms`);
-        const producer = await producerThroughput(running.kafka!);
-        console.log(`pipeline producer (kafkajs, idempotent, gzip, keyed): ${producer} events/s = ${(producer / ref.recordsPerSec).toFixed(3)} x the reference`);
-        const consumer = await consumerThroughput(running.kafka!, running.s3!);
-        console.log(`archiving consumer (batches of 5000 to S3): ${consumer.toFixed(0)} rows/s`);
-        const latency = await endToEndLatency(running);
-        console.log(`end-to-end (window end -> aggregate readable, read_committed; watermark delay ${latency.watermarkDelaySeconds} s, ` +
-            `checkpoint ${latency.checkpointSeconds} s, ${latency.rows} rows): p50 ${latency.p50.toFixed(1)} s, p99 ${latency.p99.toFixed(1)} s`);
-        console.log(`load average (1 min) before ${loadBefore.toFixed(2)}, after ${os.loadavg()[0]!.toFixed(2)}, ${os.cpus().length} cores`);
-        console.log(JSON.stringify({ kafkaProducerReference: ref, producerEventsPerSec: producer, producerRatio: producer / ref.recordsPerSec,
-            consumerRowsPerSec: consumer, endToEndLatencySeconds: latency }));
+    await withEngines(["kafka", "s3", "iceberg", "flink", "druid"], async (running) => {
+        const load = new LoadTracker();
+        log(`steps: ${[...steps].join(", ")}`);
+        const producer = steps.has("producer") ? await producerStep(running.kafka!) : undefined;
+        const archiver: ArchiverFigures | undefined = steps.has("archiver") ? await archiverBench(running.kafka!, running.s3!, ARCHIVER_ROWS) : undefined;
+        if (archiver) log(`archiver ${archiver.rowsPerSec.toFixed(0)} rows/s`);
+        const latency: LatencyFigures | undefined = steps.has("latency")
+            ? await latencyBench(running, Number(process.env.BENCH_LATENCY_SECONDS ?? LATENCY_RUN_SECONDS))
+            : undefined;
+        const { start, max } = load.stop();
+
+        const results = toResults({ producer, archiver, latency, load: { start, max } });
+        writeResults(results);
+        if (latency) {
+            fs.writeFileSync(latencyChartFile, cdfSvg([
+                { name: "processed topic (read_committed)", color: "#1f77b4", values: latency.topic },
+                { name: "Druid SQL", color: "#ff7f0e", values: latency.druid },
+            ], {
+                title: `Added latency per aggregate row: visible - (window end + ${latency.watermarkDelaySeconds} s watermark delay)`,
+                marks: [
+                    { at: latency.checkpointSeconds, label: `checkpoint ${latency.checkpointSeconds} s` },
+                    { at: latency.checkpointSeconds + 2, label: "goal (p99)" },
+                ],
+            }));
+        }
+        console.log(`\n${textTable(results)}\n\nwrote ${resultsFile}${latency ? ` and ${latencyChartFile}` : ""}; npm run bench:readme puts the table into README.md`);
     });
 }
 
+function toResults(m: { producer?: ProducerFigures; archiver?: ArchiverFigures; latency?: LatencyFigures; load: { start: number; max: number } }): BenchResults {
+    const { producer: p, archiver: a, latency: l } = m;
+    const bound = a ? Math.min(a.consumerReferenceRowsPerSec, a.s3PutRowsPerSec) : NaN;
+    return {
+        measured_at: new Date().toISOString(),
+        load_average: m.load.start,
+        load_average_max: m.load.max,
+        cores: os.cpus().length,
+
+        record_bytes: p?.recordBytes ?? NaN,
+        producer_eps: p?.eps ?? NaN,
+        producer_reference_eps: p?.referenceEps ?? NaN,
+        producer_ratio: p ? p.eps / p.referenceEps : NaN,
+        producer_client: "kafkajs",
+        producer_compression: producerDefaults.PRODUCER_COMPRESSION,
+        producer_batch: PRODUCER_BATCH,
+        generator_eps: p?.generatorEps ?? NaN,
+        producer_variants: p?.variants ?? [],
+
+        archiver_rows_per_s: a?.rowsPerSec ?? NaN,
+        archiver_bound_rows_per_s: bound,
+        archiver_ratio: a ? a.rowsPerSec / bound : NaN,
+        archiver_bound: a && a.s3PutRowsPerSec < a.consumerReferenceRowsPerSec ? "S3 PutObject" : "kafka ConsumerPerformance",
+        consumer_reference_rows_per_s: a?.consumerReferenceRowsPerSec ?? NaN,
+        s3_put_rows_per_s: a?.s3PutRowsPerSec ?? NaN,
+        archiver_object_rows: a?.objectRows ?? NaN,
+        archiver_object_bytes: a?.objectBytes ?? NaN,
+        archiver_cpu_us_per_row: a?.cpuUsPerRow ?? NaN,
+        s3_server_cpu_us_per_row: a?.s3ServerCpuUsPerRow ?? NaN,
+
+        latency_run_s: l?.seconds ?? NaN,
+        latency_rate_eps: l?.rate ?? NaN,
+        checkpoint_interval_s: l?.checkpointSeconds ?? NaN,
+        checkpoint_duration_p50_s: l?.checkpoints.p50Seconds ?? NaN,
+        checkpoint_duration_max_s: l?.checkpoints.maxSeconds ?? NaN,
+        watermark_delay_s: l?.watermarkDelaySeconds ?? NaN,
+        e2e_rows: l?.topic.length ?? 0,
+        e2e_added_p50_s: quantile(l?.topic ?? [], 0.5),
+        e2e_added_p99_s: quantile(l?.topic ?? [], 0.99),
+        e2e_added_max_s: quantile(l?.topic ?? [], 1),
+        druid_rows: l?.druid.length ?? 0,
+        druid_poll_s: l?.druidPollSeconds ?? NaN,
+        druid_added_p50_s: quantile(l?.druid ?? [], 0.5),
+        druid_added_p99_s: quantile(l?.druid ?? [], 0.99),
+        druid_added_max_s: quantile(l?.druid ?? [], 1),
+
+        drift_records: l?.drift.records ?? 0,
+        event_time_ahead_max_s: l?.drift.aheadMaxSeconds ?? NaN,
+        event_time_behind_max_s: l?.drift.behindMaxSeconds ?? NaN,
+        event_time_behind_p99_s: l?.drift.behindP99Seconds ?? NaN,
+    };
+}
+
 main().catch((error) => {
-    console.error(error instanceof Error ? error.message : error);
+    console.error(error instanceof Error ? error.stack ?? error.message : error);
     process.exit(1);
 });

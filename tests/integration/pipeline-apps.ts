@@ -1,10 +1,25 @@
 /**
- * Runs the pipeline apps as the image does (one process per app, configured by environment
- * variables), for the pipeline suite and the benchmarks.
+ * Runs the pipeline apps as the image does: the bundle pipeline/build.sh makes for the image
+ * (built once per test process), one process per app, configured by environment variables; for
+ * the pipeline suite and the benchmarks.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import * as fs from "node:fs";
 import * as path from "node:path";
 import { repoRoot } from "../engines/state";
+
+let bundle: string | undefined;
+
+/** The image's main.js, built here by the image's own script into a folder of this process. */
+export function pipelineBundle(): string {
+    if (!bundle) {
+        const dir = path.join(repoRoot, ".build", `pipeline-${process.pid}`);
+        execFileSync("sh", [path.join(repoRoot, "pipeline", "build.sh"), dir], { cwd: repoRoot, stdio: "pipe" });
+        process.on("exit", () => fs.rmSync(dir, { recursive: true, force: true }));
+        bundle = path.join(dir, "main.js");
+    }
+    return bundle;
+}
 
 export interface AppProcess {
     child: ChildProcess;
@@ -17,7 +32,7 @@ export interface AppProcess {
 
 export function startApp(app: "producer" | "consumer" | "processor", env: Record<string, string>): AppProcess {
     // process.execPath: the Node that runs the tests (22, from node_modules), not whatever `node` is on PATH.
-    const child = spawn(process.execPath, ["--require", "tsx/cjs", path.join(repoRoot, "pipeline", "main.ts"), app], {
+    const child = spawn(process.execPath, [pipelineBundle(), app], {
         cwd: repoRoot,
         env: { ...process.env, HEALTH_PORT: "0", ...env },
         stdio: ["ignore", "pipe", "pipe"],

@@ -165,6 +165,8 @@ describe("pipeline (producer -> Kafka -> Flink SQL -> consumer -> S3, Iceberg, D
         assert.equal(await producer.exited, 0, producer.output());
         const producerDone = producer.logs.find((l) => l.msg === "stopped");
         assert.equal(producerDone?.sent, EVENTS);
+        // The image's bundle loads kafkajs from node_modules, after the linear grouping is in place.
+        assert.equal(producer.logs.find((l) => l.msg === "producing")?.linearGrouping, true, "kafkajs' grouping fix is in effect in the bundle");
 
         // Malformed records (one per way to be wrong), then one valid far-future event per partition:
         // every partition's watermark passes the last minute, so every window of the run closes.

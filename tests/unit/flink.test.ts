@@ -226,6 +226,20 @@ describe("Flink tier and Iceberg catalog", () => {
             for (const image of Object.keys(imageJars) as (keyof typeof imageJars)[]) assert.deepEqual(jarProblems(image), []);
         });
 
+        it("the Kafka connector finds zstd-jni on the image's classpath, so Flink reads the producer's zstd batches", () => {
+            // The connector shades Kafka's client but not zstd-jni, which that client calls for zstd;
+            // today the Iceberg runtime brings it. Dropping or reshading that jar fails here, not in production.
+            const entries = (jar: (typeof flinkLibJars)[number]) => zipEntries(path.join(jarsDir("flink"), fileName(jar)));
+            const connector = entries(flinkLibJars.find((j) => j.artifact === "flink-sql-connector-kafka")!);
+            assert.ok(connector.some((e) => e.endsWith("/kafka/common/compress/ZstdCompression.class")));
+            assert.ok(!connector.some((e) => e.startsWith("com/github/luben/")), "the connector bundles zstd-jni itself now: this test's reasoning is stale");
+            const providers = flinkLibJars.filter((j) => {
+                const names = entries(j);
+                return names.includes("com/github/luben/zstd/Zstd.class") && names.some((e) => /^linux\/amd64\/libzstd-jni[^/]*\.so$/.test(e));
+            });
+            assert.ok(providers.length > 0, "no jar in the Flink image provides com.github.luben.zstd with its linux/amd64 library");
+        });
+
         it("stops the program before any resource when jars are missing, naming the command", () => {
             const cfg = parseStackConfig({}, "dataplatform", "test");
             assert.throws(() => checkJars(cfg, tmp()), /jars that are missing or changed:\n {2}- .*flink-sql-connector-kafka-4\.0\.1-2\.0\.jar is missing[\s\S]*Run `npm run jars`/);
@@ -247,3 +261,20 @@ describe("Flink tier and Iceberg catalog", () => {
         });
     });
 });
+
+/** The file names in a zip (a jar), from its central directory. */
+function zipEntries(file: string): string[] {
+    const zip = fs.readFileSync(file);
+    // The end-of-central-directory record: within the last 64 KiB (its comment's most) + 22 bytes.
+    let eocd = zip.length - 22;
+    while (eocd >= Math.max(0, zip.length - 65_557) && zip.readUInt32LE(eocd) !== 0x06054b50) eocd--;
+    if (eocd < 0 || zip.readUInt32LE(eocd) !== 0x06054b50) throw new Error(`${file}: not a zip`);
+    const names: string[] = [];
+    for (let at = zip.readUInt32LE(eocd + 16), n = zip.readUInt16LE(eocd + 10); n > 0; n--) {
+        if (zip.readUInt32LE(at) !== 0x02014b50) throw new Error(`${file}: bad central directory entry at ${at}`);
+        const nameLength = zip.readUInt16LE(at + 28);
+        names.push(zip.toString("utf8", at + 46, at + 46 + nameLength));
+        at += 46 + nameLength + zip.readUInt16LE(at + 30) + zip.readUInt16LE(at + 32);
+    }
+    return names;
+}

@@ -9,6 +9,15 @@ describe("archiving consumer: batches and keys", () => {
     it("files a row by its window_start hour, else by the Kafka timestamp", () => {
         assert.deepEqual(hourOf(rec(0, 1, "2026-01-01T23:59:00Z")), { dt: "2026-01-01", hour: "23" });
         assert.deepEqual(hourOf({ ...rec(0, 1), value: "garbage" }), { dt: "2026-03-03", hour: "03" });
+        // Flink's own timestamp text, twice in a row (the second from the one-entry cache), then another hour.
+        assert.deepEqual(hourOf(rec(0, 1, "2026-01-01 10:59:00")), { dt: "2026-01-01", hour: "10" });
+        assert.deepEqual(hourOf(rec(0, 2, "2026-01-01 10:59:00")), { dt: "2026-01-01", hour: "10" });
+        assert.deepEqual(hourOf(rec(0, 3, "2026-01-01 11:00:00")), { dt: "2026-01-01", hour: "11" });
+        // Not found in the text (whitespace), or not a time: parsed, else the Kafka timestamp.
+        assert.deepEqual(hourOf({ ...rec(0, 1), value: '{ "window_start": "2026-02-02T05:00:00Z" }' }), { dt: "2026-02-02", hour: "05" });
+        assert.deepEqual(hourOf({ ...rec(0, 1), value: '{"window_start":"soon"}' }), { dt: "2026-03-03", hour: "03" });
+        // The key's name inside another value is escaped, so it is not taken for the key.
+        assert.deepEqual(hourOf({ ...rec(0, 1), value: JSON.stringify({ note: '"window_start":"2020-01-01T00:00:00Z"', window_start: "2026-04-04T04:04:00Z" }) }), { dt: "2026-04-04", hour: "04" });
     });
 
     it("names objects by date, hour, topic, partition and offsets, and reads the offsets back", () => {

@@ -86,4 +86,53 @@ describe("producer pacing", () => {
         assert.equal(all.length, 1000);
         assert.equal(fast.now(), t0, "rate 0 never waits");
     });
+
+    it("builds the next batch while a send is in flight, yet never sends two at once, and keeps the order", async () => {
+        const clock = fakeClock(Date.parse("2026-11-26T12:00:00Z"));
+        const stream = viewingEvents({ seed: 7, users: 1000, startTime: Date.parse("2026-01-01T00:00:00Z") });
+        const pacer = ratePacer(stream, 0, clock.now());
+        const log: string[] = [];
+        let inFlight = 0;
+        const sent: ViewingEvent[] = [];
+        const counted = await pace({
+            pacer: { ...pacer, take: (now, max) => { log.push(`take while ${inFlight} in flight`); return pacer.take(now, max); } },
+            clock, batchMax: 100, max: 1000, lingerMs: 0, stopped: () => false,
+            send: async (batch) => {
+                inFlight += 1;
+                assert.equal(inFlight, 1, "two sends at once");
+                await new Promise((resolve) => setImmediate(resolve)); // the broker's time: other work may run
+                sent.push(...batch);
+                inFlight -= 1;
+            },
+        });
+        assert.equal(counted, 1000);
+        assert.deepEqual(sent.map((e) => e.event_id), generateIds(1000), "every event once, in stream order");
+        assert.ok(log.filter((l) => l === "take while 1 in flight").length >= 8, `batches were built during sends: ${log.join(", ")}`);
+    });
+
+    it("a failed send fails the loop (no unhandled rejection), and a stop drops the batch not yet sent", async () => {
+        const clock = fakeClock(Date.parse("2026-11-26T12:00:00Z"));
+        const pacer = () => ratePacer(viewingEvents({ seed: 7, users: 1000, startTime: Date.parse("2026-01-01T00:00:00Z") }), 0, clock.now());
+        let sends = 0;
+        await assert.rejects(pace({
+            pacer: pacer(), clock, batchMax: 10, max: 100, lingerMs: 0, stopped: () => false,
+            send: async () => { if (++sends === 2) throw new Error("broker says no"); },
+        }), /broker says no/);
+        assert.equal(sends, 2, "nothing sent after the failure");
+
+        let stop = false;
+        const sent: ViewingEvent[] = [];
+        const counted = await pace({
+            pacer: pacer(), clock, batchMax: 10, max: 100, lingerMs: 0, stopped: () => stop,
+            send: async (batch) => { await new Promise((resolve) => setImmediate(resolve)); sent.push(...batch); stop = sent.length >= 30; },
+        });
+        assert.equal(counted, 30, "what was acknowledged before the stop, nothing after");
+        assert.equal(sent.length, 30);
+    });
 });
+
+/** The first `n` event ids of the stream the tests above pace. */
+function generateIds(n: number): string[] {
+    const stream = viewingEvents({ seed: 7, users: 1000, startTime: Date.parse("2026-01-01T00:00:00Z") });
+    return Array.from({ length: n }, () => stream.next().value.event_id);
+}

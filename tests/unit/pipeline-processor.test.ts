@@ -4,7 +4,7 @@ import { parseProcessorConfig } from "../../pipeline/processor/config";
 import { fillTemplate, renderJob, splitStatements } from "../../pipeline/processor/render";
 import { pipelineJobs } from "../../pipeline/processor/submit";
 import { eventsDue } from "../../pipeline/producer/pacing";
-import { toMessage } from "../../pipeline/producer/producer";
+import { toMessage } from "../../pipeline/producer/generator-thread";
 import { registerSchema } from "../../pipeline/producer/registry";
 import { generateEvents, viewingEventJsonSchema } from "../../pipeline/events";
 
