@@ -92,6 +92,8 @@ const ZOOKEEPER_PORT = 2181;
 
 /** Where the image keeps Druid (its working directory); each data role's volume is its `var`. */
 export const DRUID_HOME = "/opt/druid";
+/** The druid user of apache/druid and the zookeeper user of the zookeeper image: both 1000:1000. */
+const DRUID_UID_GID = "1000:1000";
 
 /** Druid's metadata store: segments, tasks, supervisors, rules. */
 export const druidDatabase: MetadataDatabase = { name: serviceName("db"), database: "druid", user: "druid" };
@@ -315,7 +317,10 @@ export class DruidTier extends pulumi.ComponentResource {
             env: { ZK_SERVER_HEAP: String(size.zookeeper.heapMiB), ZOO_4LW_COMMANDS_WHITELIST: "ruok,srvr", ZOO_ADMINSERVER_ENABLED: "false" },
             ports: [{ name: "client", containerPort: ZOOKEEPER_PORT }],
             // Paths the image creates and owns (uid 1000 zookeeper), so the volumes inherit that owner.
-            volumes: [{ name: "data", mountPath: "/data" }, { name: "datalog", mountPath: "/datalog" }],
+            volumes: [{ name: "data", mountPath: "/data", sizeGiB: 1 }, { name: "datalog", mountPath: "/datalog", sizeGiB: 1 }],
+            // Started as the image's user, the image skips its root start (chown, then gosu), which a
+            // Kubernetes pod without capabilities cannot do; and fresh claims get its group.
+            user: DRUID_UID_GID,
             // bash's /dev/tcp instead of a JVM client: a second JVM would not fit the container.
             health: { command: ["bash", "-c", `exec 3<>/dev/tcp/127.0.0.1/${ZOOKEEPER_PORT} && echo ruok >&3 && grep -q imok <&3`], startPeriodSeconds: 20 },
         });
@@ -341,7 +346,10 @@ export class DruidTier extends pulumi.ComponentResource {
                 secretEnv: envs[r].secretEnv,
                 ports: [{ name: "http", containerPort: port, ...(r === "router" ? { hostPort: cfg.ports.druidRouter } : {}) }],
                 // The image's var exists, owned by uid 1000 (druid): a new named volume copies that owner.
-                volumes: volume ? [{ name: "var", mountPath: `${DRUID_HOME}/var` }] : [],
+                // Room for the 20g segment cache (druid.segmentCache.locations) and task files.
+                volumes: volume ? [{ name: "var", mountPath: `${DRUID_HOME}/var`, sizeGiB: 25 }] : [],
+                // The image's druid user: named, so a fresh Kubernetes claim (root's) gets its group.
+                user: DRUID_UID_GID,
                 // The image has busybox wget, no curl.
                 health: {
                     command: ["wget", "-q", "-T", "5", "-O", "/dev/null", `http://localhost:${port}${healthPath[r]}`],

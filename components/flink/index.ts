@@ -140,6 +140,9 @@ export class FlinkTier extends pulumi.ComponentResource {
             image,
             env: { FLINK_PROPERTIES: properties, AWS_REGION: store.region },
             secretEnv: { AWS_ACCESS_KEY_ID: store.credentials.flink.accessKeyId, AWS_SECRET_ACCESS_KEY: store.credentials.flink.secretAccessKey },
+            // The image's flink user. Started as it, the entrypoint skips its switch from root (gosu),
+            // which a Kubernetes pod without capabilities cannot do.
+            user: "9999:9999",
         } satisfies Partial<ServiceSpec>;
 
         const jobmanager = platform.deploy(

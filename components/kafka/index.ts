@@ -197,10 +197,12 @@ export class KafkaTier extends pulumi.ComponentResource implements KafkaOutputs 
                     image: cfg.images.kafka,
                     env: { ...env, CLUSTER_ID: clusterId },
                     ports: [
-                        ...(node.broker ? [{ name: "internal", containerPort: INTERNAL_PORT }, { name: "host", containerPort: HOST_LISTENER_PORT, hostPort }] : []),
+                        ...(node.broker ? [{ name: "internal", containerPort: INTERNAL_PORT }, { name: "host", containerPort: HOST_LISTENER_PORT, hostPort, protocol: "tcp" as const }] : []),
                         ...(node.controller ? [{ name: "controller", containerPort: CONTROLLER_PORT }] : []),
                     ],
                     volumes: [{ name: "data", mountPath: "/var/lib/kafka/data" }],
+                    // The image's appuser: named, so a fresh Kubernetes claim (root's) gets its group.
+                    user: "1000:1000",
                     // The probe is a JVM too: keep its heap small and off the broker's JMX port.
                     health: { command: ["sh", "-c", `KAFKA_HEAP_OPTS=-Xmx64m KAFKA_JMX_OPTS= JMX_PORT= ${healthCommand} >/dev/null`], startPeriodSeconds: 30 },
                     dependsOn: node.broker ? nodes.filter((n) => n.controller && !n.broker).map((n) => deployed.get(n.name)!) : [],
@@ -236,7 +238,7 @@ export class KafkaTier extends pulumi.ComponentResource implements KafkaOutputs 
                 KAFKA_HEAP_OPTS: heapOpts(plan["kafka-connect"]),
             },
             ports: [{ name: "http", containerPort: CONNECT_PORT, hostPort: cfg.ports.kafkaConnect }],
-            volumes: [{ name: "plugins", mountPath: "/opt/connect-plugins" }],
+            volumes: [{ name: "plugins", mountPath: "/opt/connect-plugins", sizeGiB: 1 }],
             health: { command: ["curl", "-fsS", "-o", "/dev/null", `http://localhost:${CONNECT_PORT}/connectors`], http: { port: CONNECT_PORT, path: "/connectors" }, startPeriodSeconds: 60 },
             dependsOn: this.brokers,
         });

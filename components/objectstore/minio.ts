@@ -42,7 +42,8 @@ export class MinioStore extends pulumi.ComponentResource implements ObjectStoreO
                     { name: "api", containerPort: API_PORT, hostPort: cfg.ports.minioApi },
                     { name: "console", containerPort: CONSOLE_PORT, hostPort: cfg.ports.minioConsole },
                 ],
-                volumes: [{ name: "data", mountPath: "/data" }],
+                // Every bucket: the archive, the Iceberg warehouse, Druid's deep storage, checkpoints.
+                volumes: [{ name: "data", mountPath: "/data", sizeGiB: 50 }],
                 // `mc` ships in the image with a `local` alias; `ready` checks the server accepts writes.
                 health: { command: ["mc", "ready", "local"], http: { port: API_PORT, path: "/minio/health/ready" }, startPeriodSeconds: 10 },
                 memoryMiB: cfg.sizing.tierMiB.objectStore,

@@ -1,6 +1,6 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { DeployedService, Platform, ServiceSpec } from "./types";
+import { DeployedService, healthTiming, internalEndpoints, Platform, ServiceSpec } from "./types";
 
 export interface DockerPlatformArgs {
     /** Prefix for container, network and volume names, so two stacks can share one Docker host. */
@@ -28,10 +28,7 @@ export class DockerPlatform extends pulumi.ComponentResource implements Platform
     }
 
     deploy(spec: ServiceSpec, parent: pulumi.Resource): DeployedService {
-        const health = spec.health;
-        const interval = health.intervalSeconds ?? 10;
-        const retries = health.retries ?? 6;
-        const startPeriod = health.startPeriodSeconds ?? 30;
+        const health = healthTiming(spec.health);
         const volumes = (spec.volumes ?? []).map((v) => ({
             volume: new docker.Volume(
                 `${spec.name}-${v.name}`,
@@ -63,15 +60,15 @@ export class DockerPlatform extends pulumi.ComponentResource implements Platform
                 volumes: volumes.map((v) => ({ volumeName: v.volume.name, containerPath: v.mountPath })),
                 uploads: (spec.files ?? []).map((f) => ({ file: f.path, content: f.content })),
                 healthcheck: {
-                    tests: ["CMD", ...health.command],
-                    interval: `${interval}s`,
-                    timeout: `${health.timeoutSeconds ?? 5}s`,
-                    retries,
-                    startPeriod: `${startPeriod}s`,
+                    tests: ["CMD", ...spec.health.command],
+                    interval: `${health.interval}s`,
+                    timeout: `${health.timeout}s`,
+                    retries: health.retries,
+                    startPeriod: `${health.startPeriod}s`,
                 },
                 // Creation finishes only once the container reports healthy, so dependents start in order.
                 wait: true,
-                waitTimeout: startPeriod + interval * (retries + 1) + 30,
+                waitTimeout: health.healthyWithin + 30,
                 restart: "unless-stopped",
                 memory: spec.memoryMiB,
                 // No swap beyond the limit: an over-budget service fails loudly instead of thrashing.
@@ -96,7 +93,7 @@ export class DockerPlatform extends pulumi.ComponentResource implements Platform
             tier: spec.tier,
             memoryMiB: spec.memoryMiB,
             ready: container,
-            internal: Object.fromEntries((spec.ports ?? []).map((p) => [p.name, `${spec.name}:${p.containerPort}`])),
+            internal: internalEndpoints(spec),
             published: Object.fromEntries(
                 (spec.ports ?? []).filter((p) => p.hostPort !== undefined).map((p) => [p.name, `${this.hostAddress}:${p.hostPort}`]),
             ),

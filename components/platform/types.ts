@@ -39,17 +39,34 @@ export interface PortSpec {
     containerPort: number;
     /** Published on the host's bind address when set. */
     hostPort?: number;
+    /**
+     * What a published port speaks; HTTP unless said otherwise. On Kubernetes only HTTP ports get
+     * an Ingress: Kafka's host listener is reached by port-forward alone.
+     */
+    protocol?: "http" | "tcp";
 }
 
 export interface VolumeSpec {
     /** Short name; the platform prefixes it with the stack so stacks never share state. */
     name: string;
     mountPath: string;
+    /** The claim's size on Kubernetes (Docker volumes grow with the disk); DEFAULT_VOLUME_GIB when unset. */
+    sizeGiB?: number;
 }
+
+/** A claim's size when the tier does not say: room for a laptop-scale stack's data and logs. */
+export const DEFAULT_VOLUME_GIB = 10;
 
 export interface FileSpec {
     path: string;
     content: pulumi.Input<string>;
+    /**
+     * Whether the content is secret, so Kubernetes keeps it in a Secret rather than a ConfigMap.
+     * Unset, content given as a plain string is not secret and content given as an Output is
+     * presumed to be: an Output's secrecy is known only asynchronously, after the object kind
+     * must be chosen. A tier whose Output content is plain says `secret: false`.
+     */
+    secret?: boolean;
 }
 
 /**
@@ -66,6 +83,21 @@ export interface HealthSpec {
     startPeriodSeconds?: number;
 }
 
+/** A HealthSpec's timings with the defaults every platform applies, in seconds. */
+export function healthTiming(health: HealthSpec): { interval: number; timeout: number; retries: number; startPeriod: number; healthyWithin: number } {
+    const interval = health.intervalSeconds ?? 10;
+    const retries = health.retries ?? 6;
+    const startPeriod = health.startPeriodSeconds ?? 30;
+    // The longest a starting service may take to report healthy before it counts as failed.
+    const healthyWithin = startPeriod + interval * (retries + 1);
+    return { interval, timeout: health.timeoutSeconds ?? 5, retries, startPeriod, healthyWithin };
+}
+
+/** `name:port` by port name: the service name resolves on every platform (a Docker alias, a Kubernetes Service). */
+export function internalEndpoints(spec: Pick<ServiceSpec, "name" | "ports">): Record<string, string> {
+    return Object.fromEntries((spec.ports ?? []).map((p) => [p.name, `${spec.name}:${p.containerPort}`]));
+}
+
 export interface DeployedService {
     name: string;
     /** host:port inside the platform network, by port name. */
@@ -80,7 +112,10 @@ export interface DeployedService {
 
 export interface Platform {
     readonly kind: "docker" | "kubernetes";
-    /** The address the machine running `pulumi up` uses for published ports (what to advertise to it). */
+    /**
+     * The address the machine running `pulumi up` uses for published ports (what to advertise to
+     * it): Docker's bind address; on Kubernetes 127.0.0.1, where `kubectl port-forward` listens.
+     */
     readonly hostAddress: string;
     deploy(spec: ServiceSpec, parent: pulumi.Resource): DeployedService;
 }

@@ -37,7 +37,11 @@ export function postgresService(args: PostgresArgs): Omit<ServiceSpec, "dependsO
         env: { POSTGRES_DB: args.database, POSTGRES_USER: args.user, PGDATA: "/var/lib/postgresql/data/pgdata" },
         secretEnv: { POSTGRES_PASSWORD: args.password },
         ports: [{ name: "sql", containerPort: POSTGRES_PORT }],
-        volumes: [{ name: "data", mountPath: "/var/lib/postgresql/data" }],
+        // Metadata only (catalog, segments, dashboards): megabytes.
+        volumes: [{ name: "data", mountPath: "/var/lib/postgresql/data", sizeGiB: 2 }],
+        // The image's postgres user. Started as it, the image skips its root start (chown, then gosu),
+        // which a Kubernetes pod without capabilities cannot do; and a fresh claim gets its group.
+        user: "999:999",
         health: { command: ["pg_isready", "-U", args.user, "-d", args.database], startPeriodSeconds: 10, intervalSeconds: 5 },
         memoryMiB: args.memoryMiB,
     };

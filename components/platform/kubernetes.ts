@@ -1,0 +1,379 @@
+import { createHash } from "crypto";
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { DEFAULT_VOLUME_GIB, DeployedService, FileSpec, healthTiming, internalEndpoints, Platform, PortSpec, ServiceSpec } from "./types";
+
+import Input = k8s.types.input.core.v1;
+
+export interface KubernetesIngressArgs {
+    /** The IngressClass that serves the UIs (the cluster's controller: traefik, nginx, ...). */
+    className: string;
+    /** UIs are served at `<service>.<baseDomain>`. */
+    baseDomain: string;
+    /** Where the controller's pods run: the one namespace besides the stack's own that the NetworkPolicy admits. */
+    controllerNamespace: string;
+    /** A TLS Secret in the stack's namespace (say a wildcard for `*.<baseDomain>`); plain HTTP without it. */
+    tlsSecret?: string;
+}
+
+export interface KubernetesPlatformArgs {
+    /** One namespace per stack: every object of the stack lives in it. */
+    namespace: string;
+    /** For the volume claims; the cluster's default class when unset. */
+    storageClass?: string;
+    /** The cluster to deploy to; the ambient kubeconfig's current context when unset. */
+    provider?: k8s.Provider;
+    /** A `kubernetes.io/dockerconfigjson` Secret in the namespace, for a private registry. */
+    imagePullSecret?: string;
+    /** Off by default: the UIs are then reached only through `kubectl port-forward`. */
+    ingress?: KubernetesIngressArgs;
+}
+
+/** How one published UI or API is reached from outside the cluster. */
+export interface UiAccess {
+    service: string;
+    port: string;
+    /** Listens on the port the Docker platform publishes, so host URLs and Kafka's advertised host listener hold. */
+    portForward: string;
+    /** Only in ingress mode, for HTTP ports. */
+    url?: string;
+}
+
+/** Room for pulling an image and binding a claim, beyond the time the service itself may take to become healthy. */
+const SCHEDULE_AND_PULL_SECONDS = 600;
+
+/**
+ * Pulumi awaits a Service until it has endpoints, but a Service here exists before its pods do
+ * (peers must resolve each other to form a quorum) and its pods are awaited through the
+ * workload; an Ingress's status depends on the controller. Neither gates anything.
+ */
+const SKIP_AWAIT = { "pulumi.com/skipAwait": "true" };
+
+/**
+ * Kubernetes expands `$(VAR)` and reduces `$$` in command, args and env values, where Docker
+ * passes them on as they are: doubling every `$` keeps the tiers' shell scripts literal.
+ */
+const literal = (s: string) => s.replace(/\$/g, "$$$$");
+
+/** A ConfigMap or Secret key for a file path: keys allow only `[-._a-zA-Z0-9]`. */
+const fileKey = (path: string) => path.replace(/^\/+/, "").replace(/[^-._a-zA-Z0-9]/g, "_");
+
+/**
+ * Renders service descriptions as workloads in one namespace: a StatefulSet (with claims) or a
+ * Deployment, a Service named like the service, its secret env and files in Secrets and a
+ * ConfigMap. Each service's objects are grouped under one component, one node in the preview.
+ */
+export class KubernetesPlatform extends pulumi.ComponentResource implements Platform {
+    readonly kind = "kubernetes" as const;
+    /** Where `kubectl port-forward` listens: published ports are reached there once forwarded. */
+    readonly hostAddress = "127.0.0.1";
+    readonly namespace: k8s.core.v1.Namespace;
+    readonly networkPolicy: k8s.networking.v1.NetworkPolicy;
+    /** Filled by `deploy`: one entry per port a spec publishes (a hostPort on Docker). */
+    readonly access: UiAccess[] = [];
+
+    constructor(name: string, private readonly args: KubernetesPlatformArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("dataplatform:platform:Kubernetes", name, {}, opts);
+        const child = { parent: this, provider: args.provider };
+        this.namespace = new k8s.core.v1.Namespace(
+            "namespace",
+            {
+                metadata: {
+                    name: args.namespace,
+                    labels: {
+                        ...this.commonLabels(),
+                        // Not "restricted": that needs runAsNonRoot, and MinIO and Redis run as their images' root (with every capability dropped).
+                        "pod-security.kubernetes.io/enforce": "baseline",
+                    },
+                },
+            },
+            child,
+        );
+        const ingress = args.ingress;
+        this.networkPolicy = new k8s.networking.v1.NetworkPolicy(
+            "same-namespace-only",
+            {
+                metadata: { name: "same-namespace-only", namespace: this.namespace.metadata.name, labels: this.commonLabels() },
+                spec: {
+                    // Every pod of the stack; egress stays open (DNS, S3, image registries).
+                    podSelector: {},
+                    policyTypes: ["Ingress"],
+                    ingress: [
+                        {
+                            from: [
+                                { podSelector: {} },
+                                ...(ingress ? [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": ingress.controllerNamespace } } }] : []),
+                            ],
+                        },
+                    ],
+                },
+            },
+            child,
+        );
+        this.registerOutputs({ namespace: this.namespace.metadata.name });
+    }
+
+    deploy(spec: ServiceSpec, parent: pulumi.Resource): DeployedService {
+        const group = new ServiceGroup(spec.name, { parent });
+        const child = { parent: group, provider: this.args.provider };
+        // One object for pod labels, workload selector and Service selectors: they cannot drift apart.
+        const labels = {
+            "app.kubernetes.io/name": spec.name,
+            "app.kubernetes.io/component": spec.tier,
+            ...this.commonLabels(),
+        };
+        const metadata = (name: string, annotations?: Record<string, pulumi.Input<string>>) => ({ name, namespace: this.namespace.metadata.name, labels, annotations });
+        const ports = spec.ports ?? [];
+
+        const secretEnv = spec.secretEnv ?? {};
+        const envSecret = Object.keys(secretEnv).length
+            ? new k8s.core.v1.Secret(`${spec.name}-env`, { metadata: metadata(`${spec.name}-env`), type: "Opaque", stringData: pulumi.secret(secretEnv) }, child)
+            : undefined;
+        const files = this.files(spec, metadata, child);
+
+        const container: Input.Container = {
+            name: spec.name,
+            image: spec.image,
+            command: spec.entrypoint?.map(literal),
+            args: spec.command?.map(literal),
+            env: [
+                ...Object.entries(spec.env ?? {}).map(([name, value]) => ({ name, value: pulumi.output(value).apply(literal) })),
+                ...Object.keys(secretEnv).map((name) => ({ name, valueFrom: { secretKeyRef: { name: envSecret!.metadata.name, key: name } } })),
+            ],
+            ports: ports.map((p) => ({ name: p.name, containerPort: p.containerPort, protocol: "TCP" })),
+            volumeMounts: [...(spec.volumes ?? []).map((v) => ({ name: v.name, mountPath: v.mountPath })), ...files.mounts],
+            ...probes(spec),
+            resources: {
+                // Request = limit: the scheduler reserves what the memory plan counts, and nothing is evicted for exceeding a request.
+                requests: { memory: `${spec.memoryMiB}Mi`, ...(spec.cpus ? { cpu: `${Math.round(spec.cpus * 1000)}m` } : {}) },
+                limits: { memory: `${spec.memoryMiB}Mi` },
+            },
+            securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] }, seccompProfile: { type: "RuntimeDefault" } },
+        };
+        const template: Input.PodTemplateSpec = {
+            metadata: { labels, annotations: files.checksum ? { "dataplatform/checksum": files.checksum } : undefined },
+            spec: {
+                containers: [container],
+                volumes: files.volumes,
+                securityContext: podSecurity(spec),
+                // The services call no Kubernetes API.
+                automountServiceAccountToken: false,
+                // Otherwise every Service in the namespace becomes variables like KAFKA_1_PORT and
+                // SCHEMA_REGISTRY_PORT, which the Kafka and Confluent images read as their own settings.
+                enableServiceLinks: false,
+                imagePullSecrets: this.args.imagePullSecret ? [{ name: this.args.imagePullSecret }] : undefined,
+            },
+        };
+
+        const servicePorts = ports.map((p) => ({ name: p.name, port: p.containerPort, targetPort: p.containerPort }));
+        // Addresses are published before pods are ready, as a Docker alias resolves once the
+        // container runs: KRaft controllers and ZooKeeper become ready only after reaching their peers.
+        const serviceSpec = { selector: labels, publishNotReadyAddresses: true };
+        new k8s.core.v1.Service(
+            spec.name,
+            {
+                metadata: metadata(spec.name, SKIP_AWAIT),
+                // A ClusterIP Service needs ports; a service without any still gets its name, as on Docker.
+                spec: ports.length ? { ...serviceSpec, type: "ClusterIP", ports: servicePorts } : { ...serviceSpec, clusterIP: "None" },
+            },
+            child,
+        );
+
+        const timing = healthTiming(spec.health);
+        const awaitFor = `${timing.healthyWithin + SCHEDULE_AND_PULL_SECONDS}s`;
+        const workloadOpts: pulumi.CustomResourceOptions = {
+            ...child,
+            // Pulumi awaits a workload until its pods are ready: dependents start after it, as on Docker.
+            dependsOn: [...(spec.dependsOn ?? []).map((d) => d.ready), ...(spec.requires ?? [])],
+            customTimeouts: { create: awaitFor, update: awaitFor },
+        };
+        let workload: pulumi.CustomResource;
+        if (spec.volumes?.length) {
+            const headless = new k8s.core.v1.Service(
+                `${spec.name}-headless`,
+                { metadata: metadata(`${spec.name}-headless`, SKIP_AWAIT), spec: { ...serviceSpec, clusterIP: "None", ports: servicePorts } },
+                child,
+            );
+            workload = new k8s.apps.v1.StatefulSet(
+                spec.name,
+                {
+                    metadata: metadata(spec.name),
+                    spec: {
+                        serviceName: headless.metadata.name,
+                        replicas: 1,
+                        selector: { matchLabels: labels },
+                        template,
+                        volumeClaimTemplates: spec.volumes.map((v) => ({
+                            metadata: { name: v.name, labels },
+                            spec: {
+                                accessModes: ["ReadWriteOnce"],
+                                storageClassName: this.args.storageClass,
+                                resources: { requests: { storage: `${v.sizeGiB ?? DEFAULT_VOLUME_GIB}Gi` } },
+                            },
+                        })),
+                    },
+                },
+                workloadOpts,
+            );
+        } else {
+            workload = new k8s.apps.v1.Deployment(
+                spec.name,
+                {
+                    metadata: metadata(spec.name),
+                    spec: {
+                        replicas: 1,
+                        // The old pod stops before the new one starts, as a Docker container is replaced:
+                        // never two job keepers, producers or bootstraps of one database at once.
+                        strategy: { type: "Recreate" },
+                        selector: { matchLabels: labels },
+                        template,
+                    },
+                },
+                workloadOpts,
+            );
+        }
+
+        this.expose(spec, metadata, child);
+        group.done();
+        return {
+            name: spec.name,
+            tier: spec.tier,
+            memoryMiB: spec.memoryMiB,
+            ready: workload,
+            internal: internalEndpoints(spec),
+            // Nothing is published on a cluster: `access` says how to reach each UI instead.
+            published: {},
+        };
+    }
+
+    private commonLabels(): Record<string, string> {
+        return {
+            "app.kubernetes.io/instance": this.args.namespace,
+            "app.kubernetes.io/part-of": pulumi.getProject(),
+            "app.kubernetes.io/managed-by": "pulumi",
+        };
+    }
+
+    /**
+     * The spec's files as one ConfigMap and one Secret, each file a key mounted at its path. A
+     * subPath mount never sees an update, so a checksum of every file and secret env value
+     * (never a value itself) on the pod template rolls the pods when one changes.
+     */
+    private files(
+        spec: ServiceSpec,
+        metadata: (name: string) => k8s.types.input.meta.v1.ObjectMeta,
+        child: pulumi.CustomResourceOptions,
+    ): { volumes: Input.Volume[]; mounts: Input.VolumeMount[]; checksum?: pulumi.Output<string> } {
+        const files = (spec.files ?? []).map((f) => ({ ...f, key: fileKey(f.path), secret: f.secret ?? typeof f.content !== "string" }));
+        const keys = files.map((f) => f.key);
+        if (new Set(keys).size !== keys.length) throw new Error(`${spec.name}: two files map to one key (${keys.join(", ")})`);
+        const data = (list: (FileSpec & { key: string })[]) => Object.fromEntries(list.map((f) => [f.key, f.content]));
+        const plain = files.filter((f) => !f.secret);
+        const secret = files.filter((f) => f.secret);
+        const volumes: Input.Volume[] = [];
+        if (plain.length) {
+            const configMap = new k8s.core.v1.ConfigMap(`${spec.name}-files`, { metadata: metadata(`${spec.name}-files`), data: data(plain) }, child);
+            volumes.push({ name: "files", configMap: { name: configMap.metadata.name } });
+        }
+        if (secret.length) {
+            const store = new k8s.core.v1.Secret(`${spec.name}-secret-files`, { metadata: metadata(`${spec.name}-secret-files`), type: "Opaque", stringData: pulumi.secret(data(secret)) }, child);
+            volumes.push({ name: "secret-files", secret: { secretName: store.metadata.name } });
+        }
+        const hashed = files.length || Object.keys(spec.secretEnv ?? {}).length;
+        const checksum = hashed
+            ? // A hash is not the value: kept out of the secret wrapper so the preview shows why pods roll.
+              pulumi.unsecret(
+                  pulumi
+                      .all([pulumi.all(files.map((f) => pulumi.all([f.path, f.content]))), pulumi.all(spec.secretEnv ?? {})])
+                      .apply((content) => createHash("sha256").update(JSON.stringify(content)).digest("hex")),
+              )
+            : undefined;
+        return {
+            volumes,
+            mounts: files.map((f) => ({ name: f.secret ? "secret-files" : "files", mountPath: f.path, subPath: f.key, readOnly: true })),
+            checksum,
+        };
+    }
+
+    /** A port-forward command for each published port and, in ingress mode, an Ingress for each published HTTP port. */
+    private expose(spec: ServiceSpec, metadata: (name: string, annotations?: Record<string, string>) => k8s.types.input.meta.v1.ObjectMeta, child: pulumi.CustomResourceOptions): void {
+        const published = (spec.ports ?? []).filter((p): p is PortSpec & { hostPort: number } => p.hostPort !== undefined);
+        const http = published.filter((p) => (p.protocol ?? "http") === "http");
+        const ingress = this.args.ingress;
+        for (const p of published) {
+            const portForward = `kubectl port-forward -n ${this.args.namespace} svc/${spec.name} ${p.hostPort}:${p.containerPort}`;
+            if (!ingress || !http.includes(p)) {
+                this.access.push({ service: spec.name, port: p.name, portForward });
+                continue;
+            }
+            // One host per service; a service with two UIs (MinIO's API and console) names each.
+            const host = `${http.length === 1 ? spec.name : `${spec.name}-${p.name}`}.${ingress.baseDomain}`;
+            new k8s.networking.v1.Ingress(
+                `${spec.name}-${p.name}`,
+                {
+                    metadata: metadata(`${spec.name}-${p.name}`, SKIP_AWAIT),
+                    spec: {
+                        ingressClassName: ingress.className,
+                        rules: [{ host, http: { paths: [{ path: "/", pathType: "Prefix", backend: { service: { name: spec.name, port: { name: p.name } } } }] } }],
+                        tls: ingress.tlsSecret ? [{ hosts: [host], secretName: ingress.tlsSecret }] : undefined,
+                    },
+                },
+                child,
+            );
+            this.access.push({ service: spec.name, port: p.name, portForward, url: `${ingress.tlsSecret ? "https" : "http"}://${host}` });
+        }
+    }
+}
+
+/** Holds one service's objects: one node per service in the preview. */
+class ServiceGroup extends pulumi.ComponentResource {
+    constructor(name: string, opts: pulumi.ComponentResourceOptions) {
+        super("dataplatform:platform:KubernetesService", name, {}, opts);
+    }
+
+    done(): void {
+        this.registerOutputs({});
+    }
+}
+
+/**
+ * Startup, readiness and liveness from the Docker healthcheck's timings. The startup probe allows
+ * the start period plus the retries; readiness fails after `retries` misses, as Docker turns
+ * unhealthy. Liveness is the HTTP check, or a TCP connect: an exec check can be heavy (Kafka's
+ * runs a JVM), and running it for readiness and liveness at once could pass the memory limit.
+ */
+function probes(spec: ServiceSpec): Pick<Input.Container, "startupProbe" | "readinessProbe" | "livenessProbe"> {
+    const t = healthTiming(spec.health);
+    const http = spec.health.http;
+    const check = http ? { httpGet: { port: http.port, path: http.path } } : { exec: { command: spec.health.command } };
+    const firstPort = spec.ports?.[0]?.containerPort;
+    const alive = http || firstPort === undefined ? check : { tcpSocket: { port: firstPort } };
+    const timing = { periodSeconds: t.interval, timeoutSeconds: t.timeout };
+    return {
+        startupProbe: { ...check, ...timing, failureThreshold: Math.ceil(t.startPeriod / t.interval) + t.retries },
+        readinessProbe: { ...check, ...timing, failureThreshold: t.retries },
+        livenessProbe: { ...alive, ...timing, failureThreshold: t.retries },
+    };
+}
+
+/**
+ * `user` ("uid[:gid]") runs the pod as that user and gives it the volumes' group: a fresh claim
+ * belongs to root, where a Docker volume copies the image directory's owner.
+ */
+function podSecurity(spec: ServiceSpec): Input.PodSecurityContext {
+    const seccomp = { seccompProfile: { type: "RuntimeDefault" } };
+    if (spec.user === undefined) return seccomp;
+    const m = /^(\d+)(?::(\d+))?$/.exec(spec.user);
+    if (!m) throw new Error(`${spec.name}: user must be a numeric uid[:gid], got ${spec.user}`);
+    const uid = Number(m[1]);
+    const gid = m[2] === undefined ? undefined : Number(m[2]);
+    return {
+        ...seccomp,
+        runAsUser: uid,
+        runAsGroup: gid,
+        runAsNonRoot: uid !== 0,
+        fsGroup: gid ?? uid,
+        // Re-own a volume only when its root is not the group's yet: a recursive chown of a large volume delays every start.
+        fsGroupChangePolicy: "OnRootMismatch",
+    };
+}
