@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { ProfileName, StackConfig } from "../config";
+import { ProfileName, profiles, StackConfig } from "../config";
 import { KafkaOutputs } from "../kafka";
 import { ObjectStoreOutputs } from "../objectstore";
 import { DeployedService, Platform, ServiceSpec } from "../platform/types";
@@ -44,7 +44,8 @@ interface JvmSize {
 
 /**
  * The one table of Druid memory, per profile (MiB). Each role's heap + measuredNonHeapMiB fits its
- * limit; the sum of limits is the profile's Druid share (laptop 2048, workstation 3584).
+ * limit; the sum of limits over every instance is within the profile's Druid share (laptop 2048,
+ * workstation 3584, cluster 8320).
  */
 export const druidSizes: Record<
     ProfileName,
@@ -84,9 +85,39 @@ export const druidSizes: Record<
         processing: { bufferMiB: 32, numThreads: 2, numMergeBuffers: 2 },
         cacheMiB: 64,
     },
+    cluster: {
+        zookeeper: { limitMiB: 256, heapMiB: 128 },
+        db: 256,
+        roles: {
+            coordinator: { limitMiB: 768, heapMiB: 448, directMiB: 64 },
+            broker: { limitMiB: 1280, heapMiB: 768, directMiB: 384 },
+            historical: { limitMiB: 1280, heapMiB: 768, directMiB: 384 },
+            indexer: { limitMiB: 1536, heapMiB: 1024, directMiB: 384 },
+            router: { limitMiB: 384, heapMiB: 128, directMiB: 32 },
+        },
+        processing: { bufferMiB: 64, numThreads: 2, numMergeBuffers: 2 },
+        cacheMiB: 128,
+    },
 };
 
 const serviceName = (role: DruidRole | "zookeeper" | "db") => `druid-${role}`;
+
+/**
+ * Roles that run as several instances where the profile says so: the query path. Druid finds these
+ * peers itself (each announces itself in ZooKeeper; the router spreads queries over the brokers, and
+ * the coordinator's default load rule puts each segment on two historicals), so each instance can
+ * be its own service. The rest stays single: clients reach the router by one service name, and a
+ * standby coordinator or a second indexer (useful only with task replicas in the supervisor) would
+ * still hang on one ZooKeeper and one PostgreSQL.
+ */
+const replicatedRoles: Partial<Record<DruidRole, keyof (typeof profiles)[ProfileName]["druid"]>> = { broker: "brokers", historical: "historicals" };
+
+/** A role's service names: the first keeps the role's name, so every address a single-instance stack has stays. */
+export function druidInstances(role: DruidRole, profile: ProfileName): string[] {
+    const key = replicatedRoles[role];
+    const count = key ? profiles[profile].druid[key] : 1;
+    return Array.from({ length: count }, (_, i) => (i === 0 ? serviceName(role) : `${serviceName(role)}-${i + 1}`));
+}
 
 const ZOOKEEPER_PORT = 2181;
 
@@ -103,7 +134,7 @@ export function druidMemoryPlan(cfg: Pick<StackConfig, "profile">): Record<strin
     return {
         [serviceName("zookeeper")]: size.zookeeper.limitMiB,
         [serviceName("db")]: size.db,
-        ...Object.fromEntries(druidRoles.map((r) => [serviceName(r), size.roles[r].limitMiB])),
+        ...Object.fromEntries(druidRoles.flatMap((r) => druidInstances(r, cfg.profile).map((name) => [name, size.roles[r].limitMiB]))),
     };
 }
 
@@ -335,38 +366,45 @@ export class DruidTier extends pulumi.ComponentResource {
             s3: store.credentials.druid,
         });
 
-        const deployed = {} as Record<DruidRole, DeployedService>;
+        const instances = {} as Record<DruidRole, DeployedService[]>;
         const role = (r: DruidRole, dependsOn: DeployedService[], volume: boolean) => {
             const port = druidPorts[r];
-            deployed[r] = deploy({
-                name: serviceName(r),
-                image: cfg.images.druid,
-                command: [r],
-                env: envs[r].env,
-                secretEnv: envs[r].secretEnv,
-                ports: [{ name: "http", containerPort: port, ...(r === "router" ? { hostPort: cfg.ports.druidRouter } : {}) }],
-                // The image's var exists, owned by uid 1000 (druid): a new named volume copies that owner.
-                // Room for the 20g segment cache (druid.segmentCache.locations) and task files.
-                volumes: volume ? [{ name: "var", mountPath: `${DRUID_HOME}/var`, sizeGiB: 25 }] : [],
-                // The image's druid user: named, so a fresh Kubernetes claim (root's) gets its group.
-                user: DRUID_UID_GID,
-                // The image has busybox wget, no curl.
-                health: {
-                    command: ["wget", "-q", "-T", "5", "-O", "/dev/null", `http://localhost:${port}${healthPath[r]}`],
-                    http: { port, path: healthPath[r] },
-                    startPeriodSeconds: 90,
-                    intervalSeconds: 10,
-                    retries: 12,
-                },
-                dependsOn,
-                requires: store.ready,
-            });
+            const group = replicatedRoles[r] ? serviceName(r) : undefined;
+            instances[r] = druidInstances(r, cfg.profile).map((name) =>
+                deploy({
+                    name,
+                    group,
+                    image: cfg.images.druid,
+                    command: [r],
+                    // Each instance announces its own address in ZooKeeper, where its peers and the router find it.
+                    env: { ...envs[r].env, ...druidEnv({ "druid.host": name }) },
+                    secretEnv: envs[r].secretEnv,
+                    ports: [{ name: "http", containerPort: port, ...(r === "router" ? { hostPort: cfg.ports.druidRouter } : {}) }],
+                    // The image's var exists, owned by uid 1000 (druid): a new named volume copies that owner.
+                    // Room for the 20g segment cache (druid.segmentCache.locations) and task files.
+                    volumes: volume ? [{ name: "var", mountPath: `${DRUID_HOME}/var`, sizeGiB: 25 }] : [],
+                    // The image's druid user: named, so a fresh Kubernetes claim (root's) gets its group.
+                    user: DRUID_UID_GID,
+                    // The image has busybox wget, no curl.
+                    health: {
+                        command: ["wget", "-q", "-T", "5", "-O", "/dev/null", `http://localhost:${port}${healthPath[r]}`],
+                        http: { port, path: healthPath[r] },
+                        startPeriodSeconds: 90,
+                        intervalSeconds: 10,
+                        retries: 12,
+                    },
+                    dependsOn,
+                    requires: store.ready,
+                }),
+            );
         };
         role("coordinator", [zookeeper, db], false);
-        for (const r of ["broker", "historical", "indexer"] as const) role(r, [zookeeper, db, deployed.coordinator], r === "historical" || r === "indexer");
-        role("router", [deployed.coordinator, deployed.broker, deployed.historical, deployed.indexer], false);
+        for (const r of ["broker", "historical", "indexer"] as const) role(r, [zookeeper, db, ...instances.coordinator], r === "historical" || r === "indexer");
+        role("router", [...instances.coordinator, ...instances.broker, ...instances.historical, ...instances.indexer], false);
+        // The instances the tier's fixed addresses name.
+        const deployed = Object.fromEntries(druidRoles.map((r) => [r, instances[r][0]!])) as Record<DruidRole, DeployedService>;
 
-        this.services = [zookeeper, db, ...druidRoles.map((r) => deployed[r])];
+        this.services = [zookeeper, db, ...druidRoles.flatMap((r) => instances[r])];
         this.routerUrl = `http://${deployed.router.published.http}`;
         this.routerUrlInternal = `http://${deployed.router.internal.http}`;
         this.brokerUrlInternal = `http://${deployed.broker.internal.http}`;

@@ -16,6 +16,7 @@ export const JOBMANAGER = "flink-jobmanager";
 const sizes: Record<ProfileName, { jobmanager: number; taskmanager: number; sqlGateway: number; icebergRest: number; icebergDb: number }> = {
     laptop: { jobmanager: 512, taskmanager: 960, sqlGateway: 256, icebergRest: 192, icebergDb: 128 },
     workstation: { jobmanager: 768, taskmanager: 1280, sqlGateway: 384, icebergRest: 256, icebergDb: 128 },
+    cluster: { jobmanager: 1024, taskmanager: 2048, sqlGateway: 384, icebergRest: 256, icebergDb: 128 },
 };
 
 export function flinkMemoryPlan(cfg: StackConfig): Record<string, number> {
@@ -173,6 +174,7 @@ export class FlinkTier extends pulumi.ComponentResource {
                     },
                     memoryMiB: plan[`flink-taskmanager-${i + 1}`],
                     dependsOn: [jobmanager],
+                    group: "flink-taskmanager",
                 },
                 this,
             ),

@@ -20,6 +20,7 @@ const HOST_LISTENER_PORT = 19092;
 const sizes: Record<ProfileName, Record<"controller" | "broker" | "schemaRegistry" | "connect" | "ksqldb" | "kafbat" | "controlCenter", number>> = {
     laptop: { controller: 256, broker: 832, schemaRegistry: 256, connect: 512, ksqldb: 448, kafbat: 256, controlCenter: 1024 },
     workstation: { controller: 224, broker: 896, schemaRegistry: 320, connect: 640, ksqldb: 512, kafbat: 192, controlCenter: 1024 },
+    cluster: { controller: 384, broker: 2048, schemaRegistry: 384, connect: 1024, ksqldb: 768, kafbat: 256, controlCenter: 1024 },
 };
 
 export interface KafkaNode {
@@ -206,6 +207,8 @@ export class KafkaTier extends pulumi.ComponentResource implements KafkaOutputs 
                     // The probe is a JVM too: keep its heap small and off the broker's JMX port.
                     health: { command: ["sh", "-c", `KAFKA_HEAP_OPTS=-Xmx64m KAFKA_JMX_OPTS= JMX_PORT= ${healthCommand} >/dev/null`], startPeriodSeconds: 30 },
                     dependsOn: node.broker ? nodes.filter((n) => n.controller && !n.broker).map((n) => deployed.get(n.name)!) : [],
+                    // Combined nodes (no dedicated controllers) are one set of peers, named for their broker role.
+                    group: node.broker ? "kafka-broker" : "kafka-controller",
                 }),
             );
         }

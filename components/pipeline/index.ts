@@ -14,6 +14,7 @@ const repoRoot = path.join(__dirname, "..", "..");
 const sizes: Record<ProfileName, { producer: number; processor: number; archiver: number }> = {
     laptop: { producer: 128, processor: 96, archiver: 160 },
     workstation: { producer: 256, processor: 192, archiver: 320 },
+    cluster: { producer: 256, processor: 192, archiver: 320 },
 };
 
 export function pipelineMemoryPlan(cfg: StackConfig): Record<string, number> {

@@ -58,6 +58,10 @@ const literal = (s: string) => s.replace(/\$/g, "$$$$");
 /** A ConfigMap or Secret key for a file path: keys allow only `[-._a-zA-Z0-9]`. */
 const fileKey = (path: string) => path.replace(/^\/+/, "").replace(/[^-._a-zA-Z0-9]/g, "_");
 
+/** Marks the pods of a ServiceSpec's `group`: what its anti-affinity and disruption budget select. */
+export const GROUP_LABEL = "dataplatform/group";
+const groupSelector = (group: string) => ({ matchLabels: { [GROUP_LABEL]: group } });
+
 /**
  * Renders service descriptions as workloads in one namespace: a StatefulSet (with claims) or a
  * Deployment, a Service named like the service, its secret env and files in Secrets and a
@@ -71,6 +75,8 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
     readonly networkPolicy: k8s.networking.v1.NetworkPolicy;
     /** Filled by `deploy`: one entry per port a spec publishes (a hostPort on Docker). */
     readonly access: UiAccess[] = [];
+    /** Members deployed so far, by group. */
+    private readonly groupSizes = new Map<string, number>();
 
     constructor(name: string, private readonly args: KubernetesPlatformArgs, opts?: pulumi.ComponentResourceOptions) {
         super("dataplatform:platform:Kubernetes", name, {}, opts);
@@ -121,6 +127,7 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
             "app.kubernetes.io/name": spec.name,
             "app.kubernetes.io/component": spec.tier,
             ...this.commonLabels(),
+            ...(spec.group ? { [GROUP_LABEL]: spec.group } : {}),
         };
         const metadata = (name: string, annotations?: Record<string, pulumi.Input<string>>) => ({ name, namespace: this.namespace.metadata.name, labels, annotations });
         const ports = spec.ports ?? [];
@@ -156,6 +163,7 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
                 containers: [container],
                 volumes: files.volumes,
                 securityContext: podSecurity(spec),
+                affinity: spec.group ? spreadAcrossNodes(spec.group) : undefined,
                 // The services call no Kubernetes API.
                 automountServiceAccountToken: false,
                 // Otherwise every Service in the namespace becomes variables like KAFKA_1_PORT and
@@ -234,6 +242,7 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
         }
 
         this.expose(spec, metadata, child);
+        if (spec.group) this.joinGroup(spec.group);
         group.done();
         return {
             name: spec.name,
@@ -244,6 +253,26 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
             // Nothing is published on a cluster: `access` says how to reach each UI instead.
             published: {},
         };
+    }
+
+    /**
+     * One PodDisruptionBudget per group, created as its second member is deployed: its spec names
+     * the group alone, so later members need no update, and a group shrunk to one drops it. A lone
+     * pod has no peer to keep serving while it moves: a budget would protect nothing.
+     */
+    private joinGroup(group: string): void {
+        const size = (this.groupSizes.get(group) ?? 0) + 1;
+        this.groupSizes.set(group, size);
+        if (size !== 2) return;
+        new k8s.policy.v1.PodDisruptionBudget(
+            group,
+            {
+                metadata: { name: group, namespace: this.namespace.metadata.name, labels: this.commonLabels() },
+                // A drain takes one peer at a time: partitions keep 2 of 3 replicas in sync, a quorum its majority, a segment its other copy.
+                spec: { maxUnavailable: 1, selector: groupSelector(group) },
+            },
+            { parent: this, provider: this.args.provider },
+        );
     }
 
     private commonLabels(): Record<string, string> {
@@ -334,6 +363,20 @@ class ServiceGroup extends pulumi.ComponentResource {
     done(): void {
         this.registerOutputs({});
     }
+}
+
+/**
+ * Prefers a node without another pod of the group, so losing a node costs one peer. Preferred,
+ * not required: a cluster with fewer nodes than peers still runs them all.
+ */
+function spreadAcrossNodes(group: string): Input.Affinity {
+    return {
+        podAntiAffinity: {
+            preferredDuringSchedulingIgnoredDuringExecution: [
+                { weight: 100, podAffinityTerm: { labelSelector: groupSelector(group), topologyKey: "kubernetes.io/hostname" } },
+            ],
+        },
+    };
 }
 
 /**

@@ -31,6 +31,12 @@ export interface ServiceSpec {
     requires?: pulumi.Resource[];
     /** The tier the service belongs to, for the memory budget. */
     tier: string;
+    /**
+     * The set of interchangeable peers this service is one of (say "kafka-broker"): a DNS label.
+     * Each peer is its own service, so only the platform sees the set; Kubernetes spreads its
+     * members across nodes and lets a drain take one at a time.
+     */
+    group?: string;
 }
 
 export interface PortSpec {

@@ -26,6 +26,7 @@ export const ADMIN_USER = "dataplatform";
 const sizes: Record<ProfileName, { web: number; db: number; redis: number }> = {
     laptop: { web: 832, db: 128, redis: 64 },
     workstation: { web: 1024, db: 128, redis: 128 },
+    cluster: { web: 1536, db: 256, redis: 128 },
 };
 
 export function supersetMemoryPlan(cfg: StackConfig): Record<string, number> {

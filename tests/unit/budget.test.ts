@@ -1,8 +1,10 @@
 import { strict as assert } from "assert";
 import { installMocks } from "./mocks";
 installMocks();
-import { profiles, tierNames } from "../../components/config";
+import { ConfigError, parseStackConfig, profiles, tierNames } from "../../components/config";
+import { checkMemoryPlan } from "../../components/stack";
 import { build, T } from "./build";
+import { PROJECT } from "./mocks";
 
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 
@@ -15,6 +17,20 @@ describe("memory budget", () => {
 
     it("laptop: every tier enabled stays within 8 GiB of container limits", () => {
         assert.ok(profiles.laptop.budgetMiB <= 8192);
+    });
+
+    describe("cluster: the preflight holds the highly available set to its shares", () => {
+        const cluster = (raw: Record<string, string> = {}) =>
+            parseStackConfig(Object.fromEntries(Object.entries({ profile: "cluster", ...raw }).map(([k, v]) => [`${PROJECT}:${k}`, v])), PROJECT, "test");
+
+        it("passes with either Kafka UI, and with a fourth TaskManager", () => {
+            for (const raw of [{}, { kafka: '{"ui": "control-center"}' }, { flink: '{"taskManagers": 4}' }] as Record<string, string>[]) assert.doesNotThrow(() => checkMemoryPlan(cluster(raw)), JSON.stringify(raw));
+        });
+
+        it("refuses a fifth TaskManager and a fourth broker, naming the cluster profile's share", () => {
+            assert.throws(() => checkMemoryPlan(cluster({ flink: '{"taskManagers": 5}' })), (e: unknown) => e instanceof ConfigError && /the flink tier needs 12032 MiB .*cluster profile's share of 10240 MiB/.test(e.message));
+            assert.throws(() => checkMemoryPlan(cluster({ kafka: '{"brokers": 4}' })), (e: unknown) => e instanceof ConfigError && /the kafka tier needs \d+ MiB .*cluster profile's share of 10496 MiB/.test(e.message));
+        });
     });
 
     for (const profile of Object.keys(profiles)) {

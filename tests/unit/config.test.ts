@@ -36,6 +36,9 @@ describe("stack configuration", () => {
     it("takes the profile's counts unless a key overrides them", () => {
         assert.equal(parse({ profile: "workstation" }).kafka.brokers, 3);
         assert.equal(parse({ profile: "workstation", kafka: '{"brokers": 5}' }).kafka.brokers, 5);
+        const cluster = parse({ profile: "cluster" });
+        assert.deepEqual([cluster.kafka.controllers, cluster.kafka.brokers, cluster.flink.taskManagers], [3, 3, 3]);
+        assert.deepEqual(cluster.sizing.tierMiB, profiles.cluster.tierMiB);
     });
 
     it("accepts aws:region as the S3 region", () => {

@@ -3,7 +3,7 @@ import { installMocks, leakedSecrets, plain, PROJECT, resolve, SECRET_MARK } fro
 installMocks();
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigError, parseStackConfig, profiles } from "../../components/config";
-import { DruidRole, DruidTier, druidEnv, druidExtensions, druidRoleEnvs, druidMemoryPlan, druidProperty, druidRoleProperties, druidRoles, druidSizes, jvmOptions, measuredNonHeapMiB, processingRoles } from "../../components/druid";
+import { DruidRole, DruidTier, druidEnv, druidExtensions, druidInstances, druidRoleEnvs, druidMemoryPlan, druidProperty, druidRoleProperties, druidRoles, druidSizes, jvmOptions, measuredNonHeapMiB, processingRoles } from "../../components/druid";
 import { DeployedService, Platform, ServiceSpec } from "../../components/platform/types";
 import { build, Built, env, T } from "./build";
 
@@ -302,19 +302,41 @@ describe("Druid tier", () => {
         }
     });
 
-    it("workstation: larger JVMs, still inside each container and the 3584 MiB share", async () => {
-        const b = await build({ profile: "workstation" });
-        let total = 0;
-        for (const name of ["druid-zookeeper", "druid-db", ...roleContainers]) total += Number(b.one(T.container, name).inputs.memory);
-        assert.ok(total <= profiles.workstation.tierMiB.druid, `${total} MiB`);
-        for (const r of druidRoles) {
-            const s = druidSizes.workstation.roles[r];
-            // The measurements hold the laptop's buffers; larger buffers add the difference.
-            const buffers = (p: typeof druidSizes.laptop.processing) => (processingRoles.includes(r) ? p.bufferMiB * (p.numThreads + p.numMergeBuffers) : 0);
-            const resident = s.heapMiB + measuredNonHeapMiB[r] + buffers(druidSizes.workstation.processing) - buffers(druidSizes.laptop.processing);
-            assert.ok(resident <= s.limitMiB, `${r}: ${resident} > ${s.limitMiB}`);
-            assert.equal(env(b, `druid-${r}`).DRUID_XMX, `${s.heapMiB}m`);
+    for (const profile of ["workstation", "cluster"] as const) {
+        it(`${profile}: larger JVMs, still inside each container and the ${profiles[profile].tierMiB.druid} MiB share`, async () => {
+            const b = await build({ profile });
+            const plan = druidMemoryPlan({ profile });
+            assert.deepEqual(plan, Object.fromEntries(Object.keys(plan).map((n) => [n, Number(b.one(T.container, n).inputs.memory)])));
+            const total = Object.values(plan).reduce((a, m) => a + m, 0);
+            assert.ok(total <= profiles[profile].tierMiB.druid, `${total} MiB`);
+            const size = druidSizes[profile];
+            for (const r of druidRoles) {
+                const s = size.roles[r];
+                // The measurements hold the laptop's buffers; larger buffers add the difference.
+                const buffers = (p: typeof druidSizes.laptop.processing) => (processingRoles.includes(r) ? p.bufferMiB * (p.numThreads + p.numMergeBuffers) : 0);
+                const resident = s.heapMiB + measuredNonHeapMiB[r] + buffers(size.processing) - buffers(druidSizes.laptop.processing);
+                assert.ok(resident <= s.limitMiB, `${r}: ${resident} > ${s.limitMiB}`);
+                assert.ok(s.heapMiB + s.directMiB < s.limitMiB, `${r}: heap + direct within the limit`);
+                // Druid refuses to start when direct memory cannot hold its processing buffers.
+                if (processingRoles.includes(r)) assert.ok(buffers(size.processing) + size.processing.bufferMiB <= s.directMiB, `${r}: buffers within direct memory`);
+                for (const name of druidInstances(r, profile)) assert.equal(env(b, name).DRUID_XMX, `${s.heapMiB}m`, name);
+            }
+            assert.ok(size.cacheMiB * 4 <= size.roles.historical.heapMiB, "the historical's cache fits its heap");
+        });
+    }
+
+    it("cluster: two brokers and two historicals, each its own service announcing its own host, the same role otherwise", async () => {
+        const b = await build({ profile: "cluster" });
+        assert.deepEqual(druidInstances("broker", "cluster"), ["druid-broker", "druid-broker-2"]);
+        assert.deepEqual(druidInstances("historical", "cluster"), ["druid-historical", "druid-historical-2"]);
+        for (const r of druidRoles.filter((x) => x !== "broker" && x !== "historical")) assert.deepEqual(druidInstances(r, "cluster"), [`druid-${r}`]);
+        for (const r of ["broker", "historical"] as const) {
+            const [first, second] = druidInstances(r, "cluster").map((n) => env(b, n));
+            assert.equal(second!.druid_host, `druid-${r}-2`);
+            assert.deepEqual({ ...second, druid_host: first!.druid_host }, first);
         }
+        const mounts = (plain(b.one(T.container, "druid-historical-2").inputs.volumes) as { volumeName: string }[]).map((v) => v.volumeName);
+        assert.deepEqual(mounts, [b.one(T.volume, "druid-historical-2-var").inputs.name], "its own segment cache");
     });
 
     describe("rejects bad config with the key, the value and what is allowed", () => {

@@ -8,8 +8,9 @@ import { FlinkTier } from "../../components/flink";
 import { KafkaTier } from "../../components/kafka";
 import { createObjectStore } from "../../components/objectstore";
 import { Pipeline } from "../../components/pipeline";
-import { KubernetesPlatform, KubernetesPlatformArgs } from "../../components/platform/kubernetes";
+import { GROUP_LABEL, KubernetesPlatform, KubernetesPlatformArgs } from "../../components/platform/kubernetes";
 import { DEFAULT_VOLUME_GIB, DeployedService, ServiceSpec } from "../../components/platform/types";
+import { checkMemoryPlan, memoryPlan } from "../../components/stack";
 import { SupersetTier } from "../../components/superset";
 import { build } from "./build";
 
@@ -22,6 +23,7 @@ const K = {
     secret: "kubernetes:core/v1:Secret",
     configMap: "kubernetes:core/v1:ConfigMap",
     ingress: "kubernetes:networking.k8s.io/v1:Ingress",
+    pdb: "kubernetes:policy/v1:PodDisruptionBudget",
 } as const;
 const WORKLOADS: string[] = [K.deployment, K.statefulSet];
 
@@ -74,10 +76,19 @@ interface Workload {
                 automountServiceAccountToken: boolean;
                 enableServiceLinks: boolean;
                 imagePullSecrets?: { name: string }[];
+                affinity?: { podAntiAffinity: { preferredDuringSchedulingIgnoredDuringExecution: AffinityTerm[] } };
             };
         };
         volumeClaimTemplates?: { metadata: { name: string }; spec: { accessModes: string[]; storageClassName?: string; resources: { requests: { storage: string } } } }[];
     };
+}
+interface AffinityTerm {
+    weight: number;
+    podAffinityTerm: { labelSelector: { matchLabels: Record<string, string> }; topologyKey: string };
+}
+interface PodDisruptionBudget {
+    metadata: Meta;
+    spec: { maxUnavailable: number; selector: { matchLabels: Record<string, string> } };
 }
 interface Service {
     metadata: Meta;
@@ -164,6 +175,18 @@ async function render(deploy: (platform: KubernetesPlatform, opts: pulumi.Compon
     deploy(platform, opts);
     return new Rendered(await resources(), platform, created);
 }
+
+/** The anti-affinity a group's pods carry: preferably no two on one node. */
+function spreadAcrossNodes(group: string): Workload["spec"]["template"]["spec"]["affinity"] {
+    return {
+        podAntiAffinity: {
+            preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 100, podAffinityTerm: { labelSelector: { matchLabels: { [GROUP_LABEL]: group } }, topologyKey: "kubernetes.io/hostname" } }],
+        },
+    };
+}
+
+/** Whether a matchLabels selector selects pods with these labels. */
+const selects = (selector: Record<string, string>, labels: Record<string, string>) => Object.entries(selector).every(([k, v]) => labels[k] === v);
 
 /** Stands in for something a service requires (a bucket, a topic). */
 class Required extends pulumi.CustomResource {
@@ -464,6 +487,26 @@ describe("Kubernetes platform", () => {
         });
     });
 
+    it("spreads a group's pods across nodes and creates its one PodDisruptionBudget when a second member joins", async () => {
+        const r = await render((platform) => {
+            for (const name of ["peer-1", "peer-2", "peer-3"]) platform.deploy({ ...workerSpec(), name, group: "peers" }, platform);
+            platform.deploy({ ...workerSpec(), name: "solo", group: "solo" }, platform);
+            platform.deploy(workerSpec(), platform);
+        });
+        assert.deepEqual(
+            r.ofType<PodDisruptionBudget>(K.pdb).map((p) => [p.metadata.name, p.metadata.namespace, p.spec]),
+            [["peers", "dataplatform-test", { maxUnavailable: 1, selector: { matchLabels: { [GROUP_LABEL]: "peers" } } }]],
+        );
+        for (const [name, group] of [["peer-1", "peers"], ["peer-2", "peers"], ["peer-3", "peers"], ["solo", "solo"]]) {
+            const pod = r.workload(name).spec.template;
+            assert.equal(pod.metadata.labels[GROUP_LABEL], group, name);
+            assert.deepEqual(pod.spec.affinity, spreadAcrossNodes(group), name);
+        }
+        const worker = r.workload("worker").spec.template;
+        assert.equal(worker.spec.affinity, undefined);
+        assert.equal(worker.metadata.labels[GROUP_LABEL], undefined);
+    });
+
     it("refuses a user that is not a numeric uid[:gid]", async () => {
         await assert.rejects(
             render((platform) => platform.deploy({ ...workerSpec(), user: "postgres" }, platform)),
@@ -472,18 +515,23 @@ describe("Kubernetes platform", () => {
     });
 
     describe("every tier's services", () => {
-        const configs: Record<string, Record<string, string>> = {
-            laptop: {},
-            workstation: { [`${PROJECT}:profile`]: "workstation" },
-            "s3, Control Center": { [`${PROJECT}:objectStore`]: "s3", "aws:region": "eu-west-1", [`${PROJECT}:kafka`]: '{"ui": "control-center"}' },
+        // One combined KRaft node and one of each other peer on a laptop.
+        const single = { "kafka-broker": 1, "flink-taskmanager": 1, "druid-broker": 1, "druid-historical": 1 };
+        /** Each configuration with the size of each group of peers it runs. */
+        const configs: Record<string, { raw: Record<string, string>; groups: Record<string, number> }> = {
+            laptop: { raw: {}, groups: single },
+            workstation: { raw: { [`${PROJECT}:profile`]: "workstation" }, groups: { "kafka-controller": 3, "kafka-broker": 3, "flink-taskmanager": 2, "druid-broker": 1, "druid-historical": 1 } },
+            cluster: { raw: { [`${PROJECT}:profile`]: "cluster" }, groups: { "kafka-controller": 3, "kafka-broker": 3, "flink-taskmanager": 3, "druid-broker": 2, "druid-historical": 2 } },
+            "s3, Control Center": { raw: { [`${PROJECT}:objectStore`]: "s3", "aws:region": "eu-west-1", [`${PROJECT}:kafka`]: '{"ui": "control-center"}' }, groups: single },
         };
-        for (const [label, raw] of Object.entries(configs)) {
+        for (const [label, { raw, groups }] of Object.entries(configs)) {
             describe(label, () => {
                 let r: Rendered;
+                let cfg: StackConfig;
                 let specs: ServiceSpec[];
                 let deployed: DeployedService[];
                 before(async () => {
-                    const cfg = parseStackConfig(raw, PROJECT, "test");
+                    cfg = parseStackConfig(raw, PROJECT, "test");
                     specs = [];
                     r = await render((platform, opts) => {
                         const deploy = platform.deploy.bind(platform);
@@ -522,6 +570,58 @@ describe("Kubernetes platform", () => {
                         assert.equal(c.resources.requests.memory, c.resources.limits.memory, spec.name);
                     }
                 });
+
+                it("renders exactly the services and memory of the memory plan, so the preflight checks what runs", () => {
+                    assert.deepEqual(Object.assign({}, ...Object.values(memoryPlan(cfg))), Object.fromEntries(specs.map((s) => [s.name, s.memoryMiB])));
+                });
+
+                it("spreads each group's pods across nodes; a group of two or more gets one PodDisruptionBudget of maxUnavailable 1 selecting exactly its pods", () => {
+                    const members = new Map<string, string[]>();
+                    for (const s of specs.filter((x) => x.group)) members.set(s.group!, [...(members.get(s.group!) ?? []), s.name]);
+                    assert.deepEqual(Object.fromEntries([...members].map(([g, m]) => [g, m.length])), groups);
+                    const pdbs = r.ofType<PodDisruptionBudget>(K.pdb);
+                    const multi = [...members].filter(([, m]) => m.length >= 2).map(([g]) => g);
+                    assert.deepEqual(pdbs.map((p) => p.metadata.name).sort(), multi.sort());
+                    const covered: string[] = [];
+                    for (const pdb of pdbs) {
+                        assert.deepEqual(pdb.spec, { maxUnavailable: 1, selector: { matchLabels: { [GROUP_LABEL]: pdb.metadata.name } } });
+                        const selected = specs.filter((s) => selects(pdb.spec.selector.matchLabels, r.workload(s.name).spec.template.metadata.labels)).map((s) => s.name);
+                        assert.deepEqual(selected, members.get(pdb.metadata.name), pdb.metadata.name);
+                        covered.push(...selected);
+                    }
+                    for (const s of specs.filter((x) => !multi.includes(x.group ?? ""))) assert.ok(!covered.includes(s.name), `${s.name}: no budget for a lone pod`);
+                    for (const s of specs) {
+                        const pod = r.workload(s.name).spec.template;
+                        assert.equal(pod.metadata.labels[GROUP_LABEL], s.group, s.name);
+                        assert.deepEqual(pod.spec.affinity, s.group ? spreadAcrossNodes(s.group) : undefined, s.name);
+                        if (s.group) assert.match(s.group, /^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/, `${s.name}: group ${s.group} is a DNS label`);
+                    }
+                });
+
+                if (label === "cluster") {
+                    it("runs Kafka on three KRaft controllers and three brokers with RF 3 and min ISR 2, three TaskManagers, two Druid brokers and historicals", () => {
+                        const env = (name: string) => Object.fromEntries(r.container(name).env.filter((e) => e.value !== undefined).map((e) => [e.name, e.value!]));
+                        const voters = "1@kafka-controller-1:9093,2@kafka-controller-2:9093,3@kafka-controller-3:9093";
+                        for (const i of [1, 2, 3]) {
+                            const controller = env(`kafka-controller-${i}`);
+                            assert.equal(controller.KAFKA_PROCESS_ROLES, "controller");
+                            assert.equal(controller.KAFKA_CONTROLLER_QUORUM_VOTERS, voters);
+                            const broker = env(`kafka-${i}`);
+                            assert.equal(broker.KAFKA_PROCESS_ROLES, "broker");
+                            for (const key of ["DEFAULT_REPLICATION_FACTOR", "OFFSETS_TOPIC_REPLICATION_FACTOR", "TRANSACTION_STATE_LOG_REPLICATION_FACTOR"]) assert.equal(broker[`KAFKA_${key}`], "3", key);
+                            for (const key of ["MIN_INSYNC_REPLICAS", "TRANSACTION_STATE_LOG_MIN_ISR"]) assert.equal(broker[`KAFKA_${key}`], "2", key);
+                        }
+                        const topics = r.all.filter((x) => x.type === "pulumi-nodejs:dynamic/dataplatform:KafkaTopic").map((x) => plain(x.inputs) as { replicationFactor: number; config: Record<string, string> });
+                        assert.equal(topics.length, 3);
+                        for (const t of topics) assert.deepEqual([t.replicationFactor, t.config["min.insync.replicas"]], [3, "2"]);
+                        assert.equal(specs.filter((s) => s.group === "flink-taskmanager").length, 3);
+                        for (const name of ["druid-broker", "druid-broker-2", "druid-historical", "druid-historical-2"]) assert.equal(env(name).druid_host, name, `${name} announces itself`);
+                        assert.ok(r.workload("druid-historical-2").spec.volumeClaimTemplates?.length, "each historical caches segments on its own claim");
+                        const router = specs.find((s) => s.name === "druid-router")!;
+                        for (const name of ["druid-broker-2", "druid-historical-2"]) assert.ok(router.dependsOn!.some((d) => d.name === name), `router after ${name}`);
+                        assert.doesNotThrow(() => checkMemoryPlan(cfg), "the memory-plan preflight passes");
+                    });
+                }
 
                 it("backs every volume by a claim and gives stateful services a user, so the claim is theirs", () => {
                     for (const spec of specs.filter((s) => s.volumes?.length)) {
