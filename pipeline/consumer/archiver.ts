@@ -18,8 +18,8 @@ import { sleep } from "../shared/sleep";
 import { Batcher, batchKeyStart, objectBody, objectKey, offsetsOfKey, type Batch } from "./batcher";
 import type { ConsumerConfig } from "./config";
 
-/** Objects that may wait for their write while reading goes on: reading and writing overlap, memory stays bounded. */
-export const MAX_PENDING_OBJECTS = 4;
+/** Objects that may wait for their write while reading goes on (two per partition of the deployed three, and some): reading and writing overlap, memory stays bounded. */
+export const MAX_PENDING_OBJECTS = 8;
 
 export interface ArchiverStatus { healthy: boolean; archivedRecords: number; objects: number; lastCommit?: string }
 

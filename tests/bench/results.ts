@@ -101,19 +101,19 @@ export function rows(r: BenchResults): Row[] {
     return [
         {
             what: "Kafka ProducerPerformance", figure: `${grouped(r.producer_reference_eps)} records/s`, goal: "",
-            measures: `Kafka's own Java producer, ${r.record_bytes} B records, acks=all, idempotent, same broker and topic layout: the reference`,
+            measures: `Kafka's own Java producer, ${r.record_bytes} B records, acks=all, idempotent, same broker and topic layout: the reference (median of the rounds)`,
         },
         {
             what: "pipeline producer", figure: `${grouped(r.producer_eps)} events/s = ${ratio(r.producer_ratio)}`, goal: verdict([r.producer_ratio], r.producer_ratio >= 0.6, ">= 0.6 x"),
-            measures: `the producer app at full speed (${r.producer_client}, ${r.producer_compression}, batches of ${r.producer_batch}, keyed, idempotent, acks=all) over the reference`,
+            measures: `the producer app at full speed (${r.producer_client}, ${r.producer_compression}, batches of ${r.producer_batch}, keyed, idempotent, acks=all): median of its rounds, ratio the median of each round's own ratio to the reference`,
         },
         {
             what: "event generator alone", figure: `${grouped(r.generator_eps)} events/s`, goal: "",
-            measures: "the producer's own loop (simulate, serialize, batch) with no Kafka client: what is left for the client",
+            measures: "what the producer's generator thread does (simulate, serialize, batch) with no Kafka client: the app's ceiling were the client free",
         },
         ...r.producer_variants.map((v) => ({
             what: `producer: ${v.setup}`, figure: `${grouped(v.eps)} events/s = ${ratio(v.ratio)}`, goal: "",
-            measures: "another set-up (client, codec, batch, processes) on the same events, topic and reference, same run",
+            measures: "another set-up (client, codec, batch, processes) on the same events and topic, over the median reference, same run",
         })),
         {
             what: "archiver", figure: `${grouped(r.archiver_rows_per_s)} rows/s = ${ratio(r.archiver_ratio)}`, goal: verdict([r.archiver_ratio], r.archiver_ratio >= 0.8, ">= 0.8 x"),

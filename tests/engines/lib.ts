@@ -221,9 +221,12 @@ export async function stopPids(pids: readonly number[], graceMs = 15_000): Promi
 }
 
 /** Runs a command to completion; throws with its output when it fails. Returns stdout. */
-export function run(cmd: string, args: string[], options: SpawnOptions = {}): Promise<string> {
+export function run(cmd: string, args: string[], options: SpawnOptions & { input?: string } = {}): Promise<string> {
+    const { input, ...spawnOptions } = options;
     return new Promise((resolve, reject) => {
-        const child = spawn(cmd, args, { ...options, stdio: ["ignore", "pipe", "pipe"] });
+        // `input`, when given, is the command's stdin (PostgreSQL's single-user mode reads its statements there).
+        const child = spawn(cmd, args, { ...spawnOptions, stdio: [input === undefined ? "ignore" : "pipe", "pipe", "pipe"] });
+        child.stdin?.end(input);
         let stdout = "";
         let stderr = "";
         child.stdout?.on("data", (chunk) => { stdout += chunk; });

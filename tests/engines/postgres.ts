@@ -14,7 +14,6 @@
  * through setpriv, from a copy of the binaries in the work dir (the cache under /root is not
  * readable by other users).
  */
-import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -105,7 +104,7 @@ async function startServer(ctx: EngineContext, bin: string, db: MetadataDatabase
     if (asRoot()) fs.chownSync(pwfile, NOBODY, NOBODY);
     const exec = (name: string, args: string[], input?: string) => {
         const [cmd, argv] = unprivileged(path.join(bin, name), args);
-        return input === undefined ? run(cmd, argv) : runWithInput(cmd, argv, input);
+        return run(cmd, argv, { input });
     };
     // docker-entrypoint.sh: initdb --username=$POSTGRES_USER --pwfile=<(printf "%s\n" "$POSTGRES_PASSWORD").
     // The image's locale (en_US.utf8) may not exist here; C.UTF-8 sorts differently, stores the same.
@@ -126,19 +125,6 @@ async function startServer(ctx: EngineContext, bin: string, db: MetadataDatabase
     const pid = spawnDetached(cmd, argv, { logFile });
     await waitForTcp("127.0.0.1", local.port, { pid, logFile, timeoutMs: 60_000 });
     return { pid, logFile, address: `127.0.0.1:${local.port}`, password };
-}
-
-/** `run` with `input` on stdin (single-user mode reads its statements there). */
-function runWithInput(cmd: string, args: string[], input: string): Promise<string> {
-    return new Promise((resolve, reject) => {
-        const child = spawn(cmd, args, { stdio: ["pipe", "pipe", "pipe"] });
-        let out = "";
-        child.stdout.on("data", (c) => { out += c; });
-        child.stderr.on("data", (c) => { out += c; });
-        child.on("error", reject);
-        child.on("close", (code) => (code === 0 ? resolve(out) : reject(new Error(`${cmd} ${args.join(" ")} exited ${code}\n${out.slice(-4000)}`))));
-        child.stdin.end(input);
-    });
 }
 
 export const postgres: Engine = {
