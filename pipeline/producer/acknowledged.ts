@@ -20,13 +20,18 @@ export interface TrackingPartitioner {
     partitionOf(message: Message): number | undefined;
 }
 
+/** A message whose key's murmur2 hash was computed beforehand (the producer's generator thread does). */
+type HashedMessage = Message & { keyHash?: number };
+
 export function trackingPartitioner(): TrackingPartitioner {
     const chosen = new WeakMap<Message, number>();
     return {
         createPartitioner: () => {
             const partition = Partitioners.DefaultPartitioner();
             return (args) => {
-                const p = partition(args);
+                const { keyHash } = args.message as HashedMessage;
+                // What the DefaultPartitioner does with a key (toPositive(murmur2(key)) % partitions), from the given hash.
+                const p = keyHash !== undefined && args.message.partition === undefined ? (keyHash & 0x7fffffff) % args.partitionMetadata.length : partition(args);
                 chosen.set(args.message, p);
                 return p;
             };

@@ -17,8 +17,37 @@ import { isMainThread, parentPort, Worker, workerData } from "node:worker_thread
 import { viewingEvents, type GeneratorOptions, type ViewingEvent } from "../events";
 import type { EventQueue } from "./pacing";
 
-/** An event as it goes to Kafka: its time (for pacing and lag), key and JSON value. */
-export interface OutgoingEvent { event_time: number; key: string; value: string }
+/**
+ * An event as it goes to Kafka: its time (for pacing and lag), key and JSON value, and the key's
+ * murmur2 hash (the Java client's partitioning hash, see acknowledged.ts), made here too: kafkajs
+ * computes it with 64-bit emulation, a sixth of the sending thread's time.
+ */
+export interface OutgoingEvent { event_time: number; key: string; value: string; keyHash: number }
+
+/** Kafka's murmur2 (Utils.murmur2) over the key's UTF-8 bytes, in 32-bit integer arithmetic. */
+export function murmur2(key: string): number {
+    const data = Buffer.from(key, "utf8");
+    const m = 0x5bd1e995;
+    const length = data.length;
+    let h = 0x9747b28c ^ length;
+    const whole = length & ~3;
+    for (let i = 0; i < whole; i += 4) {
+        let k = data[i]! | (data[i + 1]! << 8) | (data[i + 2]! << 16) | (data[i + 3]! << 24);
+        k = Math.imul(k, m);
+        k ^= k >>> 24;
+        k = Math.imul(k, m);
+        h = Math.imul(h, m) ^ k;
+    }
+    // The tail bytes, as the Java switch's fall-through takes them.
+    const tail = length & 3;
+    if (tail >= 3) h ^= data[whole + 2]! << 16;
+    if (tail >= 2) h ^= data[whole + 1]! << 8;
+    if (tail >= 1) h = Math.imul(h ^ data[whole]!, m);
+    h ^= h >>> 13;
+    h = Math.imul(h, m);
+    h ^= h >>> 15;
+    return h | 0;
+}
 
 /**
  * No record timestamp: Kafka stamps the send time. Stamping the event time instead would let
@@ -28,7 +57,7 @@ export function toMessage(event: ViewingEvent): { key: string; value: string } {
     return { key: event.user_id, value: JSON.stringify(event) };
 }
 
-interface Chunk { times: Float64Array; keys: string; values: string }
+interface Chunk { times: Float64Array; hashes: Int32Array; keys: string; values: string }
 
 /** Chunks made but not yet sent on, besides the one being sent: the overlap, and the bound on memory. */
 const CHUNKS_AHEAD = 2;
@@ -47,7 +76,7 @@ export function generatorThread(options: GeneratorOptions & { chunkEvents: numbe
         execArgv: fromSource ? ["--require", "tsx/cjs"] : undefined,
     });
     // Chunks arrived and not used up, the position in the first, and how many were asked for.
-    const chunks: Array<{ times: Float64Array; keys: string[]; values: string[] }> = [];
+    const chunks: Array<{ times: Float64Array; hashes: Int32Array; keys: string[]; values: string[] }> = [];
     let index = 0;
     let asked = 0;
     let failure: Error | undefined;
@@ -65,7 +94,7 @@ export function generatorThread(options: GeneratorOptions & { chunkEvents: numbe
     };
     worker.on("message", (chunk: Chunk) => {
         asked -= 1;
-        chunks.push({ times: chunk.times, keys: chunk.keys.split("\n"), values: chunk.values.split("\n") });
+        chunks.push({ times: chunk.times, hashes: chunk.hashes, keys: chunk.keys.split("\n"), values: chunk.values.split("\n") });
         waiting?.resolve();
         waiting = undefined;
     });
@@ -75,12 +104,12 @@ export function generatorThread(options: GeneratorOptions & { chunkEvents: numbe
     return {
         peek() {
             const chunk = chunks[0];
-            return chunk && { event_time: chunk.times[index]!, key: chunk.keys[index]!, value: chunk.values[index]! };
+            return chunk && eventAt(chunk, index);
         },
         shift() {
             const chunk = chunks[0];
             if (!chunk) throw new Error("shift() on an empty generator queue: wait for ready()");
-            const event = { event_time: chunk.times[index]!, key: chunk.keys[index]!, value: chunk.values[index]! };
+            const event = eventAt(chunk, index);
             if (++index === chunk.times.length) {
                 chunks.shift();
                 index = 0;
@@ -100,12 +129,17 @@ export function generatorThread(options: GeneratorOptions & { chunkEvents: numbe
     };
 }
 
+function eventAt(chunk: { times: Float64Array; hashes: Int32Array; keys: string[]; values: string[] }, i: number): OutgoingEvent {
+    return { event_time: chunk.times[i]!, key: chunk.keys[i]!, value: chunk.values[i]!, keyHash: chunk.hashes[i]! };
+}
+
 /** The worker's side: one chunk of the stream per request. */
 function serveChunks(options: GeneratorOptions & { chunkEvents: number }): void {
     const stream = viewingEvents(options);
     parentPort!.on("message", () => {
         const n = options.chunkEvents;
         const times = new Float64Array(n);
+        const hashes = new Int32Array(n);
         const keys: string[] = new Array(n);
         const values: string[] = new Array(n);
         for (let i = 0; i < n; i++) {
@@ -113,10 +147,11 @@ function serveChunks(options: GeneratorOptions & { chunkEvents: number }): void 
             const message = toMessage(event);
             times[i] = event.event_time;
             keys[i] = message.key;
+            hashes[i] = murmur2(message.key);
             values[i] = message.value;
         }
-        const chunk: Chunk = { times, keys: keys.join("\n"), values: values.join("\n") };
-        parentPort!.postMessage(chunk, [times.buffer]);
+        const chunk: Chunk = { times, hashes, keys: keys.join("\n"), values: values.join("\n") };
+        parentPort!.postMessage(chunk, [times.buffer, hashes.buffer]);
     });
 }
 

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
-import type { Message, PartitionerArgs, RecordMetadata } from "kafkajs";
+import { Partitioners, type Message, type PartitionerArgs, type RecordMetadata } from "kafkajs";
 import { sendAcknowledged, trackingPartitioner } from "../../pipeline/producer/acknowledged";
+import { murmur2 } from "../../pipeline/producer/generator-thread";
 
 const TOPIC = "viewing-events";
 const partitionMetadata = Array.from({ length: 6 }, (_, partitionId) => ({ partitionId, leader: partitionId % 3, partitionErrorCode: 0, replicas: [], isr: [] }));
@@ -12,6 +13,19 @@ function partitionAll(partitioner: ReturnType<typeof trackingPartitioner>, messa
 }
 
 const answer = (partition: number, errorCode = 0) => ({ topicName: TOPIC, partition, errorCode }) as RecordMetadata;
+
+describe("pipeline producer: partitions", () => {
+    it("puts a message with its key's hash made beforehand where kafkajs' DefaultPartitioner puts its key; an explicit partition wins", () => {
+        const tracked = trackingPartitioner().createPartitioner();
+        const reference = Partitioners.DefaultPartitioner();
+        for (let k = 0; k < 3000; k++) {
+            const key = `user-${String(k).padStart(6, "0")}`;
+            const hashed = { key, value: "v", keyHash: murmur2(key) };
+            assert.equal(tracked({ topic: TOPIC, partitionMetadata, message: hashed } as PartitionerArgs), reference({ topic: TOPIC, partitionMetadata, message: { key, value: "v" } } as PartitionerArgs), key);
+        }
+        assert.equal(tracked({ topic: TOPIC, partitionMetadata, message: { key: "user-000001", value: "v", partition: 4, keyHash: murmur2("user-000001") } } as PartitionerArgs), 4);
+    });
+});
 
 describe("pipeline producer: a send is done when every partition answered (kafkajs#1303)", () => {
     const messages = Array.from({ length: 12 }, (_, k) => ({ key: `user-${k}`, value: `event ${k}` }));

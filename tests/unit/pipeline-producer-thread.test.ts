@@ -7,9 +7,12 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { viewingEvents } from "../../pipeline/events";
-import { generatorThread, toMessage, type OutgoingEvent } from "../../pipeline/producer/generator-thread";
+import { generatorThread, murmur2, toMessage, type OutgoingEvent } from "../../pipeline/producer/generator-thread";
 import { livePacer, pace, type Clock } from "../../pipeline/producer/pacing";
 import { groupingModule, linearGrouping } from "../../pipeline/shared/kafkajs-grouping";
+// kafkajs' own murmur2 (64-bit emulation), the one its DefaultPartitioner uses; kafkajs has no types for its sources.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const kafkajsMurmur2 = require("kafkajs/src/producer/partitioners/default/murmur2") as (key: string) => number;
 
 const options = { seed: 11, users: 2000, concurrency: 300, startTime: Date.parse("2026-01-01T00:00:00Z") };
 
@@ -22,7 +25,8 @@ describe("producer generator thread", () => {
             for (let i = 0; i < 3500; i++) {
                 await thread.ready();
                 const event = stream.next().value;
-                const expected: OutgoingEvent = { event_time: event.event_time, ...toMessage(event) };
+                const message = toMessage(event);
+                const expected: OutgoingEvent = { event_time: event.event_time, ...message, keyHash: murmur2(message.key) };
                 assert.deepEqual(thread.peek(), expected, `event ${i} (peek)`);
                 assert.deepEqual(thread.shift(), expected, `event ${i}`);
             }
@@ -61,6 +65,13 @@ describe("producer generator thread", () => {
         for (const s of sent) assert.ok(s.event.event_time <= s.at, `an event went out ${s.event.event_time - s.at} ms before its time`);
         const expected = viewingEvents({ seed: 3, users: 5000, concurrency: 50 * 27, startTime: start });
         for (const s of sent) assert.equal(s.event.value, toMessage(expected.next().value).value);
+    });
+});
+
+describe("the key hash the generator thread computes", () => {
+    it("is kafkajs' murmur2 (the Java client's) for every key length and for non-ASCII keys", () => {
+        const keys = ["", "a", "ab", "abc", "abcd", "user-000001", "user-999999", "ümlaut-ß", "日本語のキー", ...Array.from({ length: 2000 }, (_, i) => `user-${String(i * 7919).padStart(6, "0")}`)];
+        for (const key of keys) assert.equal(murmur2(key), kafkajsMurmur2(key), `key ${JSON.stringify(key)}`);
     });
 });
 
