@@ -12,7 +12,7 @@ import { GROUP_LABEL, KubernetesPlatform, KubernetesPlatformArgs } from "../../c
 import { DEFAULT_VOLUME_GIB, DeployedService, ServiceSpec } from "../../components/platform/types";
 import { checkMemoryPlan, memoryPlan } from "../../components/stack";
 import { SupersetTier } from "../../components/superset";
-import { build } from "./build";
+import { build, T } from "./build";
 
 const K = {
     namespace: "kubernetes:core/v1:Namespace",
@@ -673,6 +673,30 @@ describe("Kubernetes platform", () => {
                 });
             });
         }
+
+        it("runs every container as Docker does: the same command, environment (secrets through their Secret), ports and memory", async () => {
+            const docker = await build();
+            const cfg = parseStackConfig({}, PROJECT, "test");
+            let names: string[] = [];
+            const r = await render((platform, opts) => {
+                names = buildTiers(cfg, platform, opts).map((s) => s.name);
+            });
+            // Kubernetes turns `$$` into `$` in command, args and env values: what the container gets.
+            const unescape = (v: string | undefined) => v?.replace(/\$\$/g, "$");
+            for (const name of names) {
+                const d = plain(docker.one(T.container, name).inputs) as { entrypoints?: string[]; command?: string[]; envs?: string[]; memory: number; ports?: { internal: number }[] };
+                const c = r.container(name);
+                assert.deepEqual(c.command?.map(unescape), d.entrypoints, `${name}: entrypoint`);
+                assert.deepEqual(c.args?.map(unescape), d.command, `${name}: command`);
+                const secretEnv = c.env.some((e) => e.valueFrom) ? (plain(r.all.find((x) => x.type === K.secret && x.name === `${name}-env`)!.inputs) as { stringData: Record<string, string> }).stringData : {};
+                const k8sEnv = Object.fromEntries(c.env.map((e) => [e.name, e.valueFrom ? secretEnv[e.valueFrom.secretKeyRef.key] : unescape(e.value)]));
+                const dockerEnv = Object.fromEntries((d.envs ?? []).map((e) => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)]));
+                assert.deepEqual(k8sEnv, dockerEnv, `${name}: environment`);
+                assert.equal(c.resources.limits.memory, `${d.memory}Mi`, `${name}: memory`);
+                const k8sPorts = c.ports.map((p) => p.containerPort);
+                for (const p of d.ports ?? []) assert.ok(k8sPorts.includes(p.internal), `${name}: port ${p.internal}`);
+            }
+        });
 
         it("gives every service the internal endpoints it has on Docker", async () => {
             const docker = await build();
