@@ -1,7 +1,7 @@
 /** What the benchmark steps share: a kafkajs client on the engine, scratch topics, CPU and load readings. */
-import * as fs from "node:fs";
 import * as os from "node:os";
 import { Kafka, logLevel } from "kafkajs";
+import { procStat } from "../engines/lib";
 import type { EngineHandle } from "../engines/types";
 
 export const kafkaOf = (h: EngineHandle) => new Kafka({ clientId: "bench", brokers: [h.endpoints.bootstrap!], logLevel: logLevel.NOTHING });
@@ -22,14 +22,9 @@ export async function deleteTopics(kafka: EngineHandle, topics: string[]): Promi
 
 /** CPU seconds (user + system) a process has used so far, from /proc; 0 once it is gone. */
 export function cpuSeconds(pid: number): number {
-    try {
-        const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
-        const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-        // utime and stime (fields 14 and 15 of the line), in clock ticks of 1/100 s on Linux.
-        return (Number(fields[11]) + Number(fields[12])) / 100;
-    } catch {
-        return 0;
-    }
+    const fields = procStat(pid);
+    // utime and stime (fields 14 and 15 of the line), in clock ticks of 1/100 s on Linux.
+    return fields ? (Number(fields[11]) + Number(fields[12])) / 100 : 0;
 }
 
 /** The machine's 1-minute load average, sampled while the bench runs: figures are only as good as the machine was quiet. */

@@ -6,7 +6,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { Kafka, logLevel } from "kafkajs";
+import { createTopics } from "./common";
 import { javaBin, run } from "../engines/lib";
 import type { EngineHandle } from "../engines/types";
 
@@ -38,11 +38,7 @@ export async function kafkaProducerReference(kafka: EngineHandle, options: Produ
     const bootstrap = kafka.endpoints.bootstrap!;
     const topic = `perf-reference-${Date.now()}`;
 
-    const admin = new Kafka({ clientId: "bench", brokers: [bootstrap], logLevel: logLevel.NOTHING }).admin();
-    await admin.connect();
-    await admin.createTopics({ topics: [{ topic, numPartitions: partitions, replicationFactor: 1 }], waitForLeaders: true });
-    await admin.disconnect();
-
+    await createTopics(kafka, [[topic, partitions]]);
     const output = await run(javaBin(), [
         "-Xmx512m", "-cp", kafka.details.classpath!, "org.apache.kafka.tools.ProducerPerformance",
         "--topic", topic, "--num-records", String(records), "--record-size", String(recordSize),

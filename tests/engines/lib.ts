@@ -56,14 +56,22 @@ function pidLedger(): string {
     return path.join(path.dirname(stateFile()), "spawned.pids");
 }
 
-/** Start time of a process in clock ticks (/proc/<pid>/stat field 22): tells a reused pid apart. */
-function processStartTime(pid: number): string | undefined {
+/**
+ * The fields of /proc/<pid>/stat after the command name (which may hold spaces and parentheses):
+ * index 0 is the stat's field 3. Undefined once the process is gone.
+ */
+export function procStat(pid: number): string[] | undefined {
     try {
         const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
-        return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+        return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
     } catch {
         return undefined;
     }
+}
+
+/** Start time of a process in clock ticks (/proc/<pid>/stat field 22): tells a reused pid apart. */
+function processStartTime(pid: number): string | undefined {
+    return procStat(pid)?.[19];
 }
 
 /**
