@@ -88,15 +88,18 @@ export class DockerPlatform extends pulumi.ComponentResource implements Platform
                 deleteBeforeReplace: true,
             },
         );
+        const published: Record<string, string> = Object.fromEntries(
+            (spec.ports ?? []).filter((p) => p.hostPort !== undefined).map((p) => [p.name, `${this.hostAddress}:${p.hostPort}`]),
+        );
         return {
             name: spec.name,
             tier: spec.tier,
             memoryMiB: spec.memoryMiB,
             ready: container,
             internal: internalEndpoints(spec),
-            published: Object.fromEntries(
-                (spec.ports ?? []).filter((p) => p.hostPort !== undefined).map((p) => [p.name, `${this.hostAddress}:${p.hostPort}`]),
-            ),
+            published,
+            // Only a published port is reachable from outside Docker's network, and it is reached directly.
+            reach: Object.fromEntries(Object.entries(published).map(([port, address]) => [port, { address }])),
         };
     }
 

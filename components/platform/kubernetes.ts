@@ -1,7 +1,7 @@
 import { createHash } from "crypto";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { DEFAULT_VOLUME_GIB, DeployedService, FileSpec, healthTiming, internalEndpoints, Platform, PortSpec, ServiceSpec } from "./types";
+import { DEFAULT_VOLUME_GIB, DeployedService, FileSpec, healthTiming, internalEndpoints, KubernetesVia, Platform, PortSpec, ServiceSpec } from "./types";
 
 import Input = k8s.types.input.core.v1;
 
@@ -23,6 +23,10 @@ export interface KubernetesPlatformArgs {
     storageClass?: string;
     /** The cluster to deploy to; the ambient kubeconfig's current context when unset. */
     provider?: k8s.Provider;
+    /** The kubeconfig context the provider uses, for the port-forward commands and provisioning tunnels. */
+    context?: string;
+    /** The kubeconfig file the provider uses (a path), likewise. */
+    kubeconfig?: string;
     /** A `kubernetes.io/dockerconfigjson` Secret in the namespace, for a private registry. */
     imagePullSecret?: string;
     /** Off by default: the UIs are then reached only through `kubectl port-forward`. */
@@ -75,11 +79,14 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
     readonly networkPolicy: k8s.networking.v1.NetworkPolicy;
     /** Filled by `deploy`: one entry per port a spec publishes (a hostPort on Docker). */
     readonly access: UiAccess[] = [];
+    /** How provisioning code tunnels into the namespace through the API server. */
+    readonly via: KubernetesVia;
     /** Members deployed so far, by group. */
     private readonly groupSizes = new Map<string, number>();
 
     constructor(name: string, private readonly args: KubernetesPlatformArgs, opts?: pulumi.ComponentResourceOptions) {
         super("dataplatform:platform:Kubernetes", name, {}, opts);
+        this.via = { namespace: args.namespace, ...(args.context ? { context: args.context } : {}), ...(args.kubeconfig ? { kubeconfig: args.kubeconfig } : {}) };
         const child = { parent: this, provider: args.provider };
         this.namespace = new k8s.core.v1.Namespace(
             "namespace",
@@ -250,8 +257,9 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
             memoryMiB: spec.memoryMiB,
             ready: workload,
             internal: internalEndpoints(spec),
-            // Nothing is published on a cluster: `access` says how to reach each UI instead.
-            published: {},
+            // Nothing is published on a cluster: these are where the `access` port-forward commands listen.
+            published: Object.fromEntries(ports.filter((p) => p.hostPort !== undefined).map((p) => [p.name, `${this.hostAddress}:${p.hostPort}`])),
+            reach: Object.fromEntries(Object.entries(internalEndpoints(spec)).map(([port, address]) => [port, { address, via: this.via }])),
         };
     }
 
@@ -330,7 +338,9 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
         const http = published.filter((p) => (p.protocol ?? "http") === "http");
         const ingress = this.args.ingress;
         for (const p of published) {
-            const portForward = `kubectl port-forward -n ${this.args.namespace} svc/${spec.name} ${p.hostPort}:${p.containerPort}`;
+            const context = this.args.context ? ` --context ${this.args.context}` : "";
+            const kubeconfig = this.args.kubeconfig ? ` --kubeconfig ${this.args.kubeconfig}` : "";
+            const portForward = `kubectl${kubeconfig}${context} port-forward -n ${this.args.namespace} svc/${spec.name} ${p.hostPort}:${p.containerPort}`;
             if (!ingress || !http.includes(p)) {
                 this.access.push({ service: spec.name, port: p.name, portForward });
                 continue;

@@ -104,12 +104,39 @@ export function internalEndpoints(spec: Pick<ServiceSpec, "name" | "ports">): Re
     return Object.fromEntries((spec.ports ?? []).map((p) => [p.name, `${spec.name}:${p.containerPort}`]));
 }
 
+/**
+ * Where a dynamic provider connects to provision a service. On Docker the published address, used
+ * directly. On Kubernetes the Service's in-cluster `name:port` plus `via`: the provider opens its
+ * own tunnel through the API server (components/shared/tunnel.ts) for each operation, so it works
+ * on a private cluster, and also in `destroy` and `refresh`, which run without the program.
+ * Held in provider state, so it never carries a secret: kubeconfig is a path, not content.
+ */
+export interface Reach {
+    address: string;
+    via?: KubernetesVia;
+}
+
+export interface KubernetesVia {
+    namespace: string;
+    /** A kubeconfig context; the kubeconfig's current context when unset. */
+    context?: string;
+    /** A kubeconfig file path; $KUBECONFIG or ~/.kube/config when unset. */
+    kubeconfig?: string;
+}
+
 export interface DeployedService {
     name: string;
     /** host:port inside the platform network, by port name. */
     internal: Record<string, string>;
-    /** host:port reachable from the machine running `pulumi up`, by port name (published ports only). */
+    /**
+     * host:port on the machine running `pulumi up`, by port name (published ports only): Docker's
+     * published port; on Kubernetes 127.0.0.1:<hostPort>, where the stack's `kubectl port-forward`
+     * command listens. For people and outputs; provisioning code uses `reach`, which needs no
+     * command run first.
+     */
     published: Record<string, string>;
+    /** How provisioning code (dynamic providers) reaches each port, by port name: every port, published or not. */
+    reach: Record<string, Reach>;
     /** The resource later resources depend on to start after this service is healthy. */
     ready: pulumi.Resource;
     memoryMiB: number;

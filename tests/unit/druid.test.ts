@@ -47,6 +47,7 @@ class RecordingPlatform implements Platform {
             ready: new Ready(`${spec.name}-ready`),
             internal: Object.fromEntries(ports.map((p) => [p.name, `${spec.name}:${p.containerPort}`])),
             published: Object.fromEntries(ports.filter((p) => p.hostPort).map((p) => [p.name, `127.0.0.1:${p.hostPort}`])),
+            reach: Object.fromEntries(ports.filter((p) => p.hostPort).map((p) => [p.name, { address: `127.0.0.1:${p.hostPort}` }])),
         };
     }
 }
