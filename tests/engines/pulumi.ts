@@ -12,6 +12,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { versions } from "../../components/versions";
+import { goEnv, serialGoBuild } from "./go";
 import { cacheRoot, hashKey, run } from "./lib";
 import { repoRoot } from "./state";
 import type { Engine } from "./types";
@@ -28,17 +29,6 @@ require (
 replace github.com/atotto/clipboard => github.com/tgummerer/clipboard v0.0.0-20241001131231-d02d263e614e
 `;
 
-/** Go's module and build caches inside the engines' cache, so one folder holds every download. */
-export function goEnv(): NodeJS.ProcessEnv {
-    return {
-        ...process.env,
-        GOMODCACHE: path.join(cacheRoot(), "go", "mod"),
-        GOCACHE: path.join(cacheRoot(), "go", "build"),
-        GOFLAGS: "-mod=mod",
-        CGO_ENABLED: "0",
-    };
-}
-
 /** Builds (once per version and wrapper) the CLI; returns its root, whose `bin/pulumi` the Automation API runs. */
 async function ensurePulumiCli(log: (message: string) => void): Promise<string> {
     const version = versions.pulumiCli;
@@ -53,11 +43,11 @@ async function ensurePulumiCli(log: (message: string) => void): Promise<string> 
     log(`building the Pulumi CLI ${version} from the Go module proxy (first run only)`);
     const t0 = Date.now();
     const partial = `${binary}.part`;
-    await run("go", [
+    await serialGoBuild(() => run("go", [
         "build", "-trimpath",
         "-ldflags", `-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v${version}`,
         "-o", partial, "github.com/pulumi/pulumi/pkg/v3/cmd/pulumi",
-    ], { cwd: src, env: goEnv() });
+    ], { cwd: src, env: goEnv() }));
     fs.renameSync(partial, binary); // only a complete binary counts as built
     log(`Pulumi CLI ${version} built in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
     return root;
