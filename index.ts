@@ -14,3 +14,4 @@ export const superset = outputs.superset;
 export const supersetLogin = outputs.supersetLogin;
 export const pipeline = outputs.pipeline;
 export const memoryMiB = outputs.memoryMiB;
+export const kubernetes = outputs.kubernetes;

@@ -1,3 +1,4 @@
+import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigError, StackConfig, TierName } from "./config";
 import { jarProblems } from "../jars/verify";
@@ -7,6 +8,7 @@ import { KafkaTier, kafkaMemoryPlan } from "./kafka";
 import { Pipeline, pipelineMemoryPlan } from "./pipeline";
 import { createObjectStore, StoreConsumer } from "./objectstore";
 import { DockerPlatform } from "./platform/docker";
+import { KubernetesPlatform } from "./platform/kubernetes";
 import { DeployedService, Platform } from "./platform/types";
 import { SupersetTier, supersetMemoryPlan } from "./superset";
 
@@ -62,6 +64,23 @@ export function checkMemoryPlan(cfg: StackConfig): void {
     if (problems.length > 0) throw new ConfigError(problems);
 }
 
+/** The one place that knows which platform runs the tiers. */
+export function createPlatform(cfg: StackConfig): DockerPlatform | KubernetesPlatform {
+    const k = cfg.kubernetes;
+    if (cfg.platform !== "kubernetes" || !k) return new DockerPlatform("platform", { prefix: `${cfg.project}-${cfg.stack}`, bindAddress: cfg.bindAddress });
+    // Every Kubernetes object goes through this provider, so the stack never follows whatever context happens to be current.
+    const provider = new k8s.Provider("kubernetes", { context: k.context, kubeconfig: k.kubeconfig });
+    return new KubernetesPlatform("platform", {
+        namespace: k.namespace,
+        storageClass: k.storageClass,
+        provider,
+        context: k.context,
+        kubeconfig: k.kubeconfig,
+        registry: k.registry ? { address: k.registry, auth: k.registryAuth ? { username: k.registryAuth.username, password: pulumi.secret(k.registryAuth.password) } : undefined } : undefined,
+        ingress: k.ingress,
+    });
+}
+
 /**
  * Builds the whole platform from a validated config. A function, not module-level code, so
  * tests can build the stack under several configurations in one process.
@@ -69,7 +88,7 @@ export function checkMemoryPlan(cfg: StackConfig): void {
 export function buildStack(cfg: StackConfig): Stack {
     checkMemoryPlan(cfg);
     checkJars(cfg);
-    const platform = new DockerPlatform("platform", { prefix: `${cfg.project}-${cfg.stack}`, bindAddress: cfg.bindAddress });
+    const platform = createPlatform(cfg);
     const store = createObjectStore(cfg, platform);
     const kafka = cfg.tiers.kafka ? new KafkaTier("kafka", cfg, platform) : undefined;
     const flink = cfg.tiers.flink ? new FlinkTier("flink", cfg, platform, { store }) : undefined;
@@ -160,6 +179,16 @@ export function buildStack(cfg: StackConfig): Stack {
             supersetLogin: superset ? pulumi.secret(superset.login) : undefined,
             pipeline: pipeline ? { services: pipeline.services.map((s) => s.name), archive: pulumi.interpolate`s3://${store.buckets.raw}/aggregates/` } : undefined,
             memoryMiB: Object.fromEntries(services.map((s) => [s.name, s.memoryMiB])),
+            kubernetes:
+                platform instanceof KubernetesPlatform
+                    ? {
+                          namespace: cfg.kubernetes!.namespace,
+                          context: cfg.kubernetes!.context,
+                          // The host URLs above work once these run (each listens on its Docker port).
+                          portForward: Object.fromEntries(platform.access.map((a) => [`${a.service}/${a.port}`, a.portForward])),
+                          urls: platform.access.some((a) => a.url) ? Object.fromEntries(platform.access.filter((a) => a.url).map((a) => [`${a.service}/${a.port}`, a.url])) : undefined,
+                      }
+                    : undefined,
         },
     };
 }

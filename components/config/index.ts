@@ -8,13 +8,15 @@ export { bucketDefaults, BucketKey, hostPortDefaults, HostPortKey } from "./sche
 export { profiles, ProfileName, tierNames, TierName } from "./profiles";
 
 /** The validated configuration every tier reads: raw keys plus the profile's resolved defaults. */
-export interface StackConfig extends Omit<RawStackConfig, "kafka" | "flink" | "images"> {
+export interface StackConfig extends Omit<RawStackConfig, "kafka" | "flink" | "images" | "kubernetes"> {
     project: string;
     stack: string;
     sizing: Pick<Profile, "budgetMiB" | "tierMiB">;
     kafka: Omit<RawStackConfig["kafka"], keyof Profile["kafka"]> & Profile["kafka"];
     flink: Profile["flink"];
     images: Record<ImageKey, string>;
+    /** Set when platform is kubernetes, with the namespace resolved. */
+    kubernetes?: Omit<NonNullable<RawStackConfig["kubernetes"]>, "namespace"> & { namespace: string };
     isEnabled(tier: TierName): boolean;
 }
 
@@ -47,7 +49,8 @@ function valueAt(root: unknown, path: PropertyKey[]): unknown {
 /**
  * Parses the project's config map as Pulumi hands it over (`<project>:<key>` -> string; structured
  * values arrive as JSON). Keys of other namespaces (aws:, docker:) are left to their providers,
- * except aws:region, which stands in for s3.region.
+ * except aws:region, which stands in for s3.region, and kubernetes:context and kubernetes:kubeconfig,
+ * which stand in for kubernetes.context and kubernetes.kubeconfig.
  */
 export function parseStackConfig(raw: Record<string, string>, project: string, stack: string): StackConfig {
     const input: Record<string, unknown> = {};
@@ -66,10 +69,30 @@ export function parseStackConfig(raw: Record<string, string>, project: string, s
     const awsRegion = raw["aws:region"];
     if (awsRegion && input.s3 === undefined) input.s3 = { region: awsRegion };
 
+    if (input.platform === "kubernetes") {
+        const k8s = (input.kubernetes ?? {}) as Record<string, unknown>;
+        if (typeof k8s === "object" && k8s !== null) {
+            const stand = { context: raw["kubernetes:context"], kubeconfig: raw["kubernetes:kubeconfig"] };
+            const filled = Object.fromEntries(Object.entries(stand).filter(([k, v]) => v !== undefined && k8s[k] === undefined));
+            if (input.kubernetes !== undefined || Object.keys(filled).length > 0) input.kubernetes = { ...k8s, ...filled };
+        }
+        // Port-forward listens on 127.0.0.1 whatever this says; a set value would promise what does not happen.
+        if (input.bindAddress !== undefined) {
+            problems.push({ key: `${project}:bindAddress`, value: show(input.bindAddress), message: "not used on kubernetes: each port-forward listens on 127.0.0.1; unset it" });
+        }
+    }
+
     const result = stackConfigSchema.safeParse(input, { reportInput: true });
     if (!result.success) problems.push(...toProblems(result.error, input, project));
     if (problems.length > 0) throw new ConfigError(problems);
-    return resolve(result.data!, project, stack);
+    const cfg = resolve(result.data!, project, stack);
+    const namespace = cfg.kubernetes?.namespace;
+    if (namespace !== undefined && !/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(namespace)) {
+        throw new ConfigError([
+            { key: `${project}:kubernetes.namespace`, value: "(not set)", message: `the default namespace ${namespace} is not a DNS label (a-z, 0-9 and '-', at most 63); set kubernetes.namespace` },
+        ]);
+    }
+    return cfg;
 }
 
 function toProblems(error: z.ZodError, input: unknown, project: string): ConfigProblem[] {
@@ -114,6 +137,7 @@ function resolve(cfg: RawStackConfig, project: string, stack: string): StackConf
             slotsPerTaskManager: cfg.flink.slotsPerTaskManager ?? profile.flink.slotsPerTaskManager,
         },
         images: { ...images, ...(Object.fromEntries(Object.entries(cfg.images).filter(([, v]) => v)) as Partial<Record<ImageKey, string>>) },
+        kubernetes: cfg.platform === "kubernetes" ? { ...cfg.kubernetes, namespace: cfg.kubernetes?.namespace ?? `${project}-${stack}` } : undefined,
         isEnabled: (tier) => (tier === "objectStore" ? true : cfg.tiers[tier]),
     };
 }

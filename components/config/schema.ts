@@ -77,6 +77,45 @@ const imageFields = Object.fromEntries(Object.keys(images).map((k) => [k, imageR
     z.ZodOptional<typeof imageRef>
 >;
 
+/** A Kubernetes object name that is also a DNS label (namespaces). */
+const dnsLabel = z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, "expected a DNS label: 1-63 characters of a-z, 0-9 and '-', starting and ending with a letter or digit");
+/** Most Kubernetes object names (storage classes, secrets). */
+const dnsSubdomain = z
+    .string()
+    .max(253, "expected at most 253 characters")
+    .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/, "expected a DNS subdomain: a-z, 0-9, '-' and '.', starting and ending with a letter or digit");
+
+/**
+ * Where the stack runs when `platform` is kubernetes. Only paths and names: a kubeconfig's content
+ * (tokens) would land in the state, so the key takes a file path.
+ */
+export const kubernetesConfigSchema = z.strictObject({
+    /** One namespace per stack; `<project>-<stack>` when unset. */
+    namespace: dnsLabel.optional(),
+    /** A kubeconfig context; the kubeconfig's current context when unset (kubernetes:context stands in). */
+    context: z.string().min(1, "expected a kubeconfig context name").optional(),
+    /** A kubeconfig file; $KUBECONFIG or ~/.kube/config when unset. */
+    kubeconfig: z.string().min(1, "expected a file path").optional(),
+    /** For the volume claims; the cluster's default class when unset. */
+    storageClass: dnsSubdomain.optional(),
+    /** Where the images the program builds are pushed and pulled from: host[:port][/path]. */
+    registry: z
+        .string()
+        .regex(/^[a-z0-9.-]+(:\d{1,5})?(\/[a-z0-9._-]+)*$/, "expected a registry as host[:port][/path], such as localhost:5001 or 123456789012.dkr.ecr.eu-west-1.amazonaws.com")
+        .optional(),
+    /** Credentials for a private registry: used to push, and kept in the pods' pull Secret. Set the password with --secret. */
+    registryAuth: z.strictObject({ username: z.string().min(1, "expected a user name"), password: z.string().min(1, "expected a password") }).optional(),
+    /** Off unless set: the UIs are then reached through `kubectl port-forward` only. */
+    ingress: z
+        .strictObject({
+            className: dnsSubdomain,
+            baseDomain: dnsSubdomain,
+            controllerNamespace: dnsLabel,
+            tlsSecret: dnsSubdomain.optional(),
+        })
+        .optional(),
+});
+
 export const stackConfigSchema = z
     .strictObject({
         platform: z.enum(["docker", "kubernetes"]).default("docker"),
@@ -104,6 +143,7 @@ export const stackConfigSchema = z
         druid: druidConfigSchema,
         superset: supersetConfigSchema,
         pipeline: pipelineConfigSchema,
+        kubernetes: kubernetesConfigSchema.optional(),
     })
     .superRefine((cfg, ctx) => {
         if (cfg.objectStore === "s3" && !cfg.s3.region) {
@@ -114,12 +154,17 @@ export const stackConfigSchema = z
                 message: "required when objectStore is s3 (set s3.region or aws:region)",
             });
         }
-        if (cfg.platform === "kubernetes") {
+        if (cfg.platform !== "kubernetes" && cfg.kubernetes !== undefined) {
+            ctx.addIssue({ code: "custom", path: ["kubernetes"], input: cfg.kubernetes, message: "applies only when platform is kubernetes" });
+        }
+        // Pods pull what the program builds from a registry; a local Docker daemon's images are not on the cluster.
+        const builds = (["flink", "superset", "pipeline"] as const).filter((t) => cfg.tiers[t]);
+        if (cfg.platform === "kubernetes" && !cfg.kubernetes?.registry && builds.length > 0) {
             ctx.addIssue({
                 code: "custom",
-                path: ["platform"],
-                input: cfg.platform,
-                message: "the kubernetes platform is not available yet; allowed now: docker",
+                path: ["kubernetes", "registry"],
+                input: undefined,
+                message: `required on kubernetes: the ${builds.join(", ")} tier${builds.length > 1 ? "s build images" : " builds an image"} the cluster must pull; e.g. localhost:5001 for a kind or k3d local registry`,
             });
         }
         const enabled = (tier: TierName) =>

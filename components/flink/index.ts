@@ -128,6 +128,7 @@ export class FlinkTier extends pulumi.ComponentResource {
             "flink-image",
             { jars: "flink", dockerfile: path.join(__dirname, "Dockerfile"), baseArg: "FLINK_IMAGE", base: cfg.images.flink, repository: "dataplatform/flink" },
             this,
+            platform.registry,
         );
         const properties = pulumi.all([store.buckets.checkpoints, store.endpoint]).apply(([bucket, endpoint]) =>
             flinkPropertiesText(

@@ -95,6 +95,7 @@ export class IcebergCatalog extends pulumi.ComponentResource {
             "iceberg-rest-image",
             { jars: "iceberg-rest", dockerfile: path.join(__dirname, "Dockerfile"), baseArg: "ICEBERG_REST_IMAGE", base: cfg.images.icebergRest, repository: "dataplatform/iceberg-rest" },
             this,
+            platform.registry,
         );
         this.service = platform.deploy(
             {

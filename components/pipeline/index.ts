@@ -51,6 +51,7 @@ export class Pipeline extends pulumi.ComponentResource {
                 contextDigest: pathsDigest(repoRoot, ["package.json", "package-lock.json", "tsconfig.json", "components/iceberg/options.ts", "pipeline"]),
             },
             this,
+            platform.registry,
         );
         const app = (name: string, command: string, memoryMiB: number, spec: Partial<ServiceSpec>): DeployedService =>
             platform.deploy(

@@ -1,7 +1,7 @@
 import { createHash } from "crypto";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { DEFAULT_VOLUME_GIB, DeployedService, FileSpec, healthTiming, internalEndpoints, KubernetesVia, Platform, PortSpec, ServiceSpec } from "./types";
+import { DEFAULT_VOLUME_GIB, DeployedService, FileSpec, healthTiming, ImageRegistry, internalEndpoints, KubernetesVia, Platform, PortSpec, ServiceSpec } from "./types";
 
 import Input = k8s.types.input.core.v1;
 
@@ -27,8 +27,8 @@ export interface KubernetesPlatformArgs {
     context?: string;
     /** The kubeconfig file the provider uses (a path), likewise. */
     kubeconfig?: string;
-    /** A `kubernetes.io/dockerconfigjson` Secret in the namespace, for a private registry. */
-    imagePullSecret?: string;
+    /** Where the program's images are pushed; with `auth`, the pods pull through a Secret made from it. */
+    registry?: ImageRegistry;
     /** Off by default: the UIs are then reached only through `kubectl port-forward`. */
     ingress?: KubernetesIngressArgs;
 }
@@ -81,6 +81,9 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
     readonly access: UiAccess[] = [];
     /** How provisioning code tunnels into the namespace through the API server. */
     readonly via: KubernetesVia;
+    readonly registry?: ImageRegistry;
+    /** The `kubernetes.io/dockerconfigjson` Secret pods pull with, when the registry needs a login. */
+    readonly pullSecret?: k8s.core.v1.Secret;
     /** Members deployed so far, by group. */
     private readonly groupSizes = new Map<string, number>();
 
@@ -123,6 +126,26 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
             },
             child,
         );
+        this.registry = args.registry;
+        const auth = args.registry?.auth;
+        if (auth) {
+            const host = args.registry!.address.split("/")[0]!;
+            this.pullSecret = new k8s.core.v1.Secret(
+                "registry-pull",
+                {
+                    metadata: { name: "registry-pull", namespace: this.namespace.metadata.name, labels: this.commonLabels() },
+                    type: "kubernetes.io/dockerconfigjson",
+                    stringData: {
+                        ".dockerconfigjson": pulumi.secret(
+                            pulumi.output(auth.password).apply((password) =>
+                                JSON.stringify({ auths: { [host]: { username: auth.username, password, auth: Buffer.from(`${auth.username}:${password}`).toString("base64") } } }),
+                            ),
+                        ),
+                    },
+                },
+                child,
+            );
+        }
         this.registerOutputs({ namespace: this.namespace.metadata.name });
     }
 
@@ -176,7 +199,7 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
                 // Otherwise every Service in the namespace becomes variables like KAFKA_1_PORT and
                 // SCHEMA_REGISTRY_PORT, which the Kafka and Confluent images read as their own settings.
                 enableServiceLinks: false,
-                imagePullSecrets: this.args.imagePullSecret ? [{ name: this.args.imagePullSecret }] : undefined,
+                imagePullSecrets: this.pullSecret ? [{ name: "registry-pull" }] : undefined,
             },
         };
 
@@ -199,7 +222,7 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
         const workloadOpts: pulumi.CustomResourceOptions = {
             ...child,
             // Pulumi awaits a workload until its pods are ready: dependents start after it, as on Docker.
-            dependsOn: [...(spec.dependsOn ?? []).map((d) => d.ready), ...(spec.requires ?? [])],
+            dependsOn: [...(spec.dependsOn ?? []).map((d) => d.ready), ...(spec.requires ?? []), ...(this.pullSecret ? [this.pullSecret] : [])],
             customTimeouts: { create: awaitFor, update: awaitFor },
         };
         let workload: pulumi.CustomResource;

@@ -143,8 +143,21 @@ export interface DeployedService {
     tier: string;
 }
 
+/** Where images the program builds go when the platform pulls them from a registry. */
+export interface ImageRegistry {
+    /** host[:port][/path], e.g. localhost:5001 (a kind or k3d local registry) or an ECR registry. */
+    address: string;
+    /** For a private registry: the push and the pods' pull Secret. */
+    auth?: { username: string; password: pulumi.Input<string> };
+}
+
 export interface Platform {
     readonly kind: "docker" | "kubernetes";
+    /**
+     * Unset on Docker: a built image is loaded into the daemon that runs it. Set on Kubernetes: it
+     * is pushed there and pulled by digest.
+     */
+    readonly registry?: ImageRegistry;
     /**
      * The address the machine running `pulumi up` uses for published ports (what to advertise to
      * it): Docker's bind address; on Kubernetes 127.0.0.1, where `kubectl port-forward` listens.

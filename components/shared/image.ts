@@ -5,6 +5,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { JarImage } from "../../jars/manifest";
 import { jarsDigest, jarsDir } from "../../jars/verify";
+import { ImageRegistry } from "../platform/types";
 
 export interface BuiltImageArgs {
     /** The build context folder (kept small: only what the Dockerfile copies). */
@@ -23,27 +24,36 @@ export interface BuiltImageArgs {
  * An image built by the program from a pinned upstream image. The tag carries a digest of the
  * base, the context and the Dockerfile, so containers are replaced exactly when one of them
  * changes, and the builder rebuilds only then.
+ *
+ * Without a registry the image is loaded into the local daemon and referred to by its tag. With
+ * one it is pushed there and referred to by tag and digest: a pod spec then changes exactly when
+ * the pushed content does, and a node never runs a stale image cached under the same tag.
  */
-export function builtImage(name: string, args: BuiltImageArgs, parent: pulumi.Resource): pulumi.Output<string> {
+export function builtImage(name: string, args: BuiltImageArgs, parent: pulumi.Resource, registry?: ImageRegistry): pulumi.Output<string> {
     const tag = createHash("sha256")
         .update(`${args.base}\n${args.contextDigest}\n${fs.readFileSync(args.dockerfile, "utf8")}`)
         .digest("hex")
         .slice(0, 12);
+    const repository = registry ? `${registry.address}/${args.repository}` : args.repository;
     const image = new dockerbuild.Image(
         name,
         {
             context: { location: args.context },
             dockerfile: { location: args.dockerfile },
             buildArgs: { [args.baseArg]: args.base },
-            tags: [`${args.repository}:${tag}`],
-            load: true,
-            push: false,
+            tags: [`${repository}:${tag}`],
+            load: !registry,
+            push: !!registry,
+            registries: registry?.auth
+                ? [{ address: registry.address.split("/")[0]!, username: registry.auth.username, password: pulumi.secret(registry.auth.password) }]
+                : undefined,
             // Previews stay fast; the tag already shows whether a build will happen.
             buildOnPreview: false,
         },
         { parent },
     );
-    return image.ref;
+    // `digest` is the pushed manifest's one sha256; `ref` is not guaranteed stable across tags.
+    return registry ? pulumi.interpolate`${repository}:${tag}@${image.digest}` : image.ref;
 }
 
 /** SHA-256 over a small context folder's file names and contents (not recursive: contexts here are flat). */
@@ -74,7 +84,7 @@ export interface JarImageArgs extends Omit<BuiltImageArgs, "context" | "contextD
 }
 
 /** An image from a pinned upstream image plus the manifest's jars (the jars folder is the context). */
-export function jarImage(name: string, args: JarImageArgs, parent: pulumi.Resource): pulumi.Output<string> {
+export function jarImage(name: string, args: JarImageArgs, parent: pulumi.Resource, registry?: ImageRegistry): pulumi.Output<string> {
     const { jars, ...rest } = args;
-    return builtImage(name, { ...rest, context: jarsDir(jars), contextDigest: jarsDigest(jars) }, parent);
+    return builtImage(name, { ...rest, context: jarsDir(jars), contextDigest: jarsDigest(jars) }, parent, registry);
 }

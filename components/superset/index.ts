@@ -221,6 +221,7 @@ export class SupersetTier extends pulumi.ComponentResource {
                 repository: "dataplatform/superset",
             },
             this,
+            platform.registry,
         );
         const web = platform.deploy(
             { ...supersetWebService(cfg, image, { secretKey, adminPassword, dbPassword, redisPassword }), dependsOn: [db, redis] },

@@ -85,7 +85,38 @@ describe("stack configuration", () => {
             assert.equal(parse({ images: '{"kafka": "registry.local:5000/apache/kafka:4.1.1"}' }).images.kafka, "registry.local:5000/apache/kafka:4.1.1");
         });
         it("structured values that are not JSON", () => rejects({ ports: "{minioApi: 9000" }, /dataplatform:ports = "\{minioApi: 9000": not valid JSON/));
-        it("the kubernetes platform until it exists", () => rejects({ platform: "kubernetes" }, /dataplatform:platform = "kubernetes": .*allowed now: docker/));
+        describe("on kubernetes", () => {
+            const k8s = (keys: Record<string, unknown>) => ({ platform: "kubernetes", kubernetes: JSON.stringify({ registry: "localhost:5001", ...keys }) });
+            it("a registry missing while the stack builds images", () =>
+                rejects({ platform: "kubernetes" }, /dataplatform:kubernetes\.registry = \(not set\): required on kubernetes: the flink, superset, pipeline tiers build images the cluster must pull; e\.g\. localhost:5001/));
+            it("a registry that is not host[:port][/path]", () =>
+                rejects(k8s({ registry: "https://registry.example" }), /dataplatform:kubernetes\.registry = "https:\/\/registry\.example": expected a registry as host\[:port\]\[\/path\]/));
+            it("a namespace that is not a DNS label", () => rejects(k8s({ namespace: "Data_Platform" }), /dataplatform:kubernetes\.namespace = "Data_Platform": expected a DNS label/));
+            it("a default namespace that is not a DNS label, naming the key to set", () => {
+                let caught: unknown;
+                try {
+                    parseStackConfig({ [`${PROJECT}:platform`]: "kubernetes", [`${PROJECT}:kubernetes`]: '{"registry": "localhost:5001"}' }, PROJECT, "Dev_1");
+                } catch (e) {
+                    caught = e;
+                }
+                assert.ok(caught instanceof ConfigError);
+                assert.match(caught.message, /dataplatform:kubernetes\.namespace = \(not set\): the default namespace dataplatform-Dev_1 is not a DNS label .*; set kubernetes\.namespace/);
+            });
+            it("a storage class that is not a Kubernetes name", () => rejects(k8s({ storageClass: "Fast SSD" }), /dataplatform:kubernetes\.storageClass = "Fast SSD": expected a DNS subdomain/));
+            it("registry credentials without a password", () => rejects(k8s({ registryAuth: { username: "ci" } }), /dataplatform:kubernetes\.registryAuth\.password = \(not set\)/));
+            it("an ingress without its controller's namespace", () =>
+                rejects(k8s({ ingress: { className: "traefik", baseDomain: "data.example" } }), /dataplatform:kubernetes\.ingress\.controllerNamespace = \(not set\)/));
+            it("an unknown key, listing the allowed ones", () => rejects(k8s({ nameSpace: "x" }), /dataplatform:kubernetes\.nameSpace = "x": unknown key; allowed: namespace, context, kubeconfig, storageClass, registry, registryAuth, ingress/));
+            it("kubernetes keys on docker", () => rejects({ kubernetes: '{"namespace": "data"}' }, /dataplatform:kubernetes = \{"namespace":"data"\}: applies only when platform is kubernetes/));
+            it("a bind address, which port-forward does not use", () => rejects({ ...k8s({}), bindAddress: "0.0.0.0" }, /dataplatform:bindAddress = "0\.0\.0\.0": not used on kubernetes/));
+            it("resolves the namespace and takes kubernetes:context and kubernetes:kubeconfig when its own keys are unset", () => {
+                const cfg = parse({ ...k8s({}), "kubernetes:context": "kind-dataplatform", "kubernetes:kubeconfig": "/home/me/.kube/kind" });
+                assert.deepEqual(cfg.kubernetes, { registry: "localhost:5001", namespace: "dataplatform-test", context: "kind-dataplatform", kubeconfig: "/home/me/.kube/kind" });
+                assert.equal(parse({ ...k8s({ context: "mine" }), "kubernetes:context": "other" }).kubernetes!.context, "mine");
+            });
+            it("needs no registry when no tier builds an image", () =>
+                assert.equal(parse({ platform: "kubernetes", tiers: '{"flink": false, "superset": false, "pipeline": false}' }).kubernetes!.namespace, "dataplatform-test"));
+        });
         it("every problem at once", () => {
             const err = rejects({ platform: "podman", kafka: '{"brokers": 10}', extra: "1" });
             assert.equal(err.problems.length, 3);

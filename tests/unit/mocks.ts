@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { createHash } from "node:crypto";
 
 export const PROJECT = "dataplatform";
 export const STACK = "test";
@@ -23,9 +24,12 @@ function computed(type: string, name: string, inputs: Record<string, unknown>): 
             return { b64Url: "Q2x1c3Rlci1JZC0xMjM0NQ", hex: "00" };
         case "docker:index/remoteImage:RemoteImage":
             return { imageId: `sha256:${name}`, repoDigest: `${inputs.name}@sha256:0` };
-        case "docker-build:index:Image":
-            // A loaded, unpushed image is referred to by its tag.
-            return { ref: (inputs.tags as string[])[0], digest: "sha256:built" };
+        case "docker-build:index:Image": {
+            // A loaded, unpushed image is referred to by its tag; a pushed one has the digest of
+            // what was pushed, which here follows the tag (the tag follows the build's inputs).
+            const tag = (inputs.tags as string[])[0]!;
+            return { ref: tag, digest: inputs.push ? `sha256:${createHash("sha256").update(tag).digest("hex")}` : "sha256:built" };
+        }
         case "aws:s3/bucket:Bucket":
             return { arn: `arn:aws:s3:::${inputs.bucket}` };
         case "aws:iam/policy:Policy":
@@ -39,6 +43,10 @@ function computed(type: string, name: string, inputs: Record<string, unknown>): 
 
 /** Every generated password or key under mocks starts with this, so tests can hunt for leaks. */
 export const SECRET_MARK = "secret-material-";
+
+// Internal to @pulumi/pulumi (what `disconnect` awaits at the end of a program), not in its typings.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { waitForRPCs } = require("@pulumi/pulumi/runtime/settings") as { waitForRPCs: () => Promise<void> };
 
 type MockMonitor = { resources: Map<string, { urn: string; state: Record<string, unknown> }> };
 const monitor = () => pulumi.runtime.getMonitor() as unknown as MockMonitor;
@@ -69,7 +77,11 @@ export function resetResources(): void {
 
 /** Waits for registrations to settle, then lists the build's resources with their parents. */
 export async function resources(): Promise<Recorded[]> {
+    // Every registration is an RPC to the mock monitor: wait for the queue to drain, however busy
+    // the machine is (a fixed pause missed late registrations under load), then one more turn.
+    await waitForRPCs();
     await new Promise((r) => setTimeout(r, 50));
+    await waitForRPCs();
     const byKey = new Map(registered.map((r) => [`${r.type}::${r.name}`, r.inputs]));
     // urn:pulumi:<stack>::<project>::<parent types $ type>::<name>
     return [...monitor().resources.values()].map(({ urn }) => {

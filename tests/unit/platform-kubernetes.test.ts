@@ -263,7 +263,7 @@ describe("Kubernetes platform", () => {
     describe("one service at a time", () => {
         let r: Awaited<ReturnType<typeof renderFixture>>;
         before(async () => {
-            r = await renderFixture({ storageClass: "fast-ssd", imagePullSecret: "registry-login" });
+            r = await renderFixture({ storageClass: "fast-ssd", registry: { address: "registry.example:5000/team", auth: { username: "ci", password: `${SECRET_MARK}registry` } } });
         });
 
         it("puts everything in the stack's namespace, grouped under one component per service", () => {
@@ -272,7 +272,9 @@ describe("Kubernetes platform", () => {
             for (const o of namespaced) assert.equal((plain(o.inputs) as { metadata: Meta }).metadata.namespace, "dataplatform-test", `${o.type} ${o.name}`);
             const groups = r.all.filter((x) => x.type === "dataplatform:platform:KubernetesService").map((x) => x.name);
             assert.deepEqual(groups.sort(), ["db", "web", "worker"]);
-            for (const o of namespaced.filter((x) => x.type !== K.networkPolicy)) assert.equal(o.parents.at(-1), "dataplatform:platform:KubernetesService", `${o.type} ${o.name}`);
+            // The namespace-wide objects (the policy, the registry login) belong to the platform itself.
+            const perService = namespaced.filter((x) => x.type !== K.networkPolicy && x.name !== "registry-pull");
+            for (const o of perService) assert.equal(o.parents.at(-1), "dataplatform:platform:KubernetesService", `${o.type} ${o.name}`);
         });
 
         it("runs a service with volumes as a StatefulSet with sized claims on the storage class and a headless Service; others as Deployments", () => {
@@ -398,7 +400,7 @@ describe("Kubernetes platform", () => {
                 assert.equal(pod.automountServiceAccountToken, false);
                 assert.equal(pod.enableServiceLinks, false, "no KAFKA_*_PORT-style variables for the images to misread");
                 assert.equal(pod.securityContext.seccompProfile.type, "RuntimeDefault");
-                assert.deepEqual(pod.imagePullSecrets, [{ name: "registry-login" }]);
+                assert.deepEqual(pod.imagePullSecrets, [{ name: "registry-pull" }]);
             }
             const db = r.workload("db").spec.template.spec.securityContext;
             assert.deepEqual([db.runAsUser, db.runAsGroup, db.fsGroup, db.runAsNonRoot], [999, 999, 999, true]);
@@ -420,16 +422,18 @@ describe("Kubernetes platform", () => {
             assert.equal(r.deployed.db.ready, r.created.get(`${K.statefulSet}::db`)!.resource);
             assert.equal(r.deployed.web.ready, r.created.get(`${K.deployment}::web`)!.resource);
             const dependsOn = (name: string) => r.dependsOn(name === "db" ? K.statefulSet : K.deployment, name);
-            assert.deepEqual(dependsOn("web"), [r.deployed.db.ready, r.required]);
-            assert.deepEqual(dependsOn("worker"), [r.deployed.web.ready]);
-            assert.deepEqual(dependsOn("db"), []);
+            // And after the registry login, without which the first pull fails.
+            const pull = r.platform.pullSecret!;
+            assert.deepEqual(dependsOn("web"), [r.deployed.db.ready, r.required, pull]);
+            assert.deepEqual(dependsOn("worker"), [r.deployed.web.ready, pull]);
+            assert.deepEqual(dependsOn("db"), [pull]);
             // Long enough for the health check's grace, beyond scheduling and pulling the image.
             const awaitFor = `${95 + 10 * (4 + 1) + 600}s`;
             assert.deepEqual(r.created.get(`${K.deployment}::web`)!.opts.customTimeouts, { create: awaitFor, update: awaitFor });
         });
 
-        it("publishes nothing: a port-forward command per published port, never a LoadBalancer or NodePort", () => {
-            assert.deepEqual(r.deployed.web.published, {});
+        it("publishes nothing: a port-forward command per published port, listening where Docker publishes it; never a LoadBalancer or NodePort", () => {
+            assert.deepEqual(r.deployed.web.published, { http: "127.0.0.1:18080", admin: "127.0.0.1:19090" });
             assert.equal(r.platform.hostAddress, "127.0.0.1");
             assert.deepEqual(r.platform.access, [
                 { service: "web", port: "http", portForward: "kubectl port-forward -n dataplatform-test svc/web 18080:8080" },
@@ -437,6 +441,16 @@ describe("Kubernetes platform", () => {
             ]);
             assert.deepEqual(r.ofType(K.ingress), []);
             for (const s of r.ofType<Service>(K.service)) assert.ok(s.spec.type === undefined || s.spec.type === "ClusterIP", `${s.metadata.name}: ${s.spec.type}`);
+        });
+
+        it("pulls through a registry login Secret whose content is a Pulumi secret, for the registry's host", async () => {
+            const secret = r.one<{ metadata: Meta; type: string }>(K.secret, "registry-pull");
+            assert.equal(secret.type, "kubernetes.io/dockerconfigjson");
+            const raw = r.all.find((x) => x.type === K.secret && x.name === "registry-pull")!.inputs as { stringData: Record<string, unknown> };
+            assert.ok(isSecretInput(raw.stringData[".dockerconfigjson"]) || isSecretInput(raw.stringData), "the login stays a secret");
+            const config = JSON.parse((plain(raw.stringData) as Record<string, string>)[".dockerconfigjson"]!);
+            const login = `ci:${SECRET_MARK}registry`;
+            assert.deepEqual(config, { auths: { "registry.example:5000": { username: "ci", password: `${SECRET_MARK}registry`, auth: Buffer.from(login).toString("base64") } } });
         });
 
         it("admits traffic only from the namespace itself", () => {
@@ -669,7 +683,19 @@ describe("Kubernetes platform", () => {
                     const published = specs.flatMap((s) => (s.ports ?? []).filter((p) => p.hostPort !== undefined).map((p) => `svc/${s.name} ${p.hostPort}:${p.containerPort}`));
                     assert.deepEqual(r.platform.access.map((a) => a.portForward.replace("kubectl port-forward -n dataplatform-test ", "")), published);
                     assert.ok(published.includes("svc/kafka-1 9092:19092"), "Kafka's host listener, as advertised to 127.0.0.1:9092");
-                    for (const d of deployed) assert.deepEqual(d.published, {});
+                    // The published addresses are where those commands listen, so every host URL of the outputs holds once forwarded.
+                    for (const s of specs) {
+                        const d = deployed.find((x) => x.name === s.name)!;
+                        const forwarded = (s.ports ?? []).filter((p) => p.hostPort !== undefined).map((p) => [p.name, `127.0.0.1:${p.hostPort}`]);
+                        assert.deepEqual(d.published, Object.fromEntries(forwarded), s.name);
+                    }
+                });
+
+                it("lets provisioning reach every port by its in-cluster name, through the stack's namespace", () => {
+                    for (const d of deployed) {
+                        for (const [port, reach] of Object.entries(d.reach)) assert.deepEqual(reach, { address: d.internal[port], via: { namespace: "dataplatform-test" } }, `${d.name}/${port}`);
+                        assert.deepEqual(Object.keys(d.reach), Object.keys(d.internal), d.name);
+                    }
                 });
             });
         }
