@@ -3,7 +3,7 @@ import * as random from "@pulumi/random";
 import { ProfileName, profiles, StackConfig } from "../config";
 import { KafkaOutputs } from "../kafka";
 import { ObjectStoreOutputs } from "../objectstore";
-import { DeployedService, Platform, ServiceSpec } from "../platform/types";
+import { DeployedService, Platform, Reach, ServiceSpec } from "../platform/types";
 import { MetadataDatabase, POSTGRES_PORT, postgresService } from "../shared/postgres";
 import { druidEnv } from "./env";
 import { KafkaSupervisor, KafkaSupervisorArgs, kafkaSupervisorSpec } from "./supervisor";
@@ -305,12 +305,12 @@ const healthPath: Record<DruidRole, string> = {
 /**
  * The aggregates supervisor as the tier declares it, from `druid.aggregates`: it reads the
  * configured topic, else the Kafka tier's processed topic. `bootstrap` is the Kafka tier's
- * internal listener (the tasks run inside Druid); `url` is where `pulumi up` reaches the overlord.
+ * internal listener (the tasks run inside Druid); `router` is how `pulumi up` reaches the overlord.
  */
-export function aggregatesSupervisorArgs(cfg: Pick<StackConfig, "druid">, url: pulumi.Input<string>, processedTopic: pulumi.Input<string>, bootstrap: string): KafkaSupervisorArgs {
+export function aggregatesSupervisorArgs(cfg: Pick<StackConfig, "druid">, router: pulumi.Input<Reach>, processedTopic: pulumi.Input<string>, bootstrap: string): KafkaSupervisorArgs {
     const ds = cfg.druid.aggregates;
     return {
-        url,
+        router,
         dataSource: ds.dataSource,
         spec: pulumi.output(ds.topic ?? processedTopic).apply((topic) => kafkaSupervisorSpec({ ...ds, topic }, bootstrap)),
     };
@@ -412,8 +412,8 @@ export class DruidTier extends pulumi.ComponentResource {
         this.overlordUrlInternal = `http://${deployed.coordinator.internal.http}`;
 
         this.aggregatesDataSource = cfg.druid.aggregates.dataSource;
-        // Through the published router: the only Druid URL reachable from where `pulumi up` runs.
-        this.supervisor = new KafkaSupervisor("supervisor-aggregates", aggregatesSupervisorArgs(cfg, this.routerUrl, kafka.topics.processed, kafka.bootstrapInternal), {
+        // Through the router: its published port on Docker, a tunnel through the API server on Kubernetes.
+        this.supervisor = new KafkaSupervisor("supervisor-aggregates", aggregatesSupervisorArgs(cfg, deployed.router.reach.http!, kafka.topics.processed, kafka.bootstrapInternal), {
             parent: this,
             dependsOn: [deployed.router.ready, deployed.indexer.ready, ...kafka.ready],
         });

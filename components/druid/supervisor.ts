@@ -1,4 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
+import type { Reach } from "../platform/types";
+import { withReach } from "../shared/tunnel";
 import type { DataSourceConfig } from "./config";
 import { druidMessage, overlordCall, terminateSupervisor } from "./overlord";
 
@@ -128,8 +130,13 @@ export function supervisorSpecFromDruid(live: Json, declared: KafkaSupervisorSpe
 }
 
 export interface SupervisorState {
-    /** Router (or overlord) URL reachable from where `pulumi up` runs: the published router. */
-    url: string;
+    /** The router's HTTP port (or the overlord's) as provisioning reaches it: a tunnel on Kubernetes. */
+    router: Reach;
+    /**
+     * The router URL, in state written before `router` existed. Used (refresh, delete) only when
+     * `router` is absent; no longer written.
+     */
+    url?: string;
     /** The supervisor id, which Druid sets to the dataSource. */
     dataSource: string;
     spec: KafkaSupervisorSpec;
@@ -145,11 +152,23 @@ function canonical(value: unknown): string {
     return JSON.stringify(value);
 }
 
+/**
+ * Runs one provider operation against the router's URL: through the state's reach (tunnelled for
+ * the whole operation on Kubernetes), or the URL of state written by earlier versions (Docker).
+ */
+export async function atRouter<T>(state: Pick<SupervisorState, "router" | "url" | "dataSource">, fn: (url: string) => Promise<T>): Promise<T> {
+    if (state.router) return withReach([state.router], ([address]) => fn(`http://${address}`));
+    if (state.url) return fn(state.url);
+    throw new Error(`supervisor ${state.dataSource}: the state has neither the router's reach nor its URL`);
+}
+
 async function submit(state: SupervisorState): Promise<void> {
-    const { status, text } = await overlordCall(state.url, "POST", "/druid/indexer/v1/supervisor", state.spec);
-    if (status < 200 || status >= 300) {
-        throw new Error(`Druid rejected the Kafka supervisor for dataSource "${state.dataSource}" (HTTP ${status}): ${druidMessage(text)}`);
-    }
+    await atRouter(state, async (url) => {
+        const { status, text } = await overlordCall(url, "POST", "/druid/indexer/v1/supervisor", state.spec);
+        if (status < 200 || status >= 300) {
+            throw new Error(`Druid rejected the Kafka supervisor for dataSource "${state.dataSource}" (HTTP ${status}): ${druidMessage(text)}`);
+        }
+    });
 }
 
 export class SupervisorProvider implements pulumi.dynamic.ResourceProvider<SupervisorState, SupervisorState> {
@@ -165,7 +184,7 @@ export class SupervisorProvider implements pulumi.dynamic.ResourceProvider<Super
 
     async diff(_id: string, olds: SupervisorState, news: SupervisorState): Promise<pulumi.dynamic.DiffResult> {
         const changed = (["dataSource", "spec"] as const).filter((k) => canonical(olds[k]) !== canonical(news[k]));
-        // A new router address is the same supervisor reached another way.
+        // A new router address or tunnel is the same supervisor reached another way.
         return { changes: changed.length > 0, replaces: changed.includes("dataSource") ? ["dataSource"] : [], deleteBeforeReplace: false };
     }
 
@@ -185,23 +204,26 @@ export class SupervisorProvider implements pulumi.dynamic.ResourceProvider<Super
      * shows as drift, which the next `pulumi up` reverts; a terminated supervisor is gone from the state.
      */
     async read(id: string, props?: SupervisorState): Promise<pulumi.dynamic.ReadResult<SupervisorState>> {
-        if (!props?.url) throw new Error(`supervisor ${id}: reading needs the router URL from the state (import is not supported)`);
-        const { status, text } = await overlordCall(props.url, "GET", `/druid/indexer/v1/supervisor/${encodeURIComponent(id)}`);
-        if (status === 404) return {};
-        if (status < 200 || status >= 300) throw new Error(`Druid at ${props.url} could not read the supervisor "${id}" (HTTP ${status}): ${druidMessage(text)}`);
-        return { id, props: { ...props, spec: supervisorSpecFromDruid(JSON.parse(text) as Json, props.spec) } };
+        if (!props?.router && !props?.url) throw new Error(`supervisor ${id}: reading needs the router's address from the state (import is not supported)`);
+        return atRouter(props, async (url) => {
+            const { status, text } = await overlordCall(url, "GET", `/druid/indexer/v1/supervisor/${encodeURIComponent(id)}`);
+            if (status === 404) return {};
+            if (status < 200 || status >= 300) throw new Error(`Druid at ${url} could not read the supervisor "${id}" (HTTP ${status}): ${druidMessage(text)}`);
+            return { id, props: { ...props, spec: supervisorSpecFromDruid(JSON.parse(text) as Json, props.spec) } };
+        });
     }
 
     async delete(id: string, props: SupervisorState): Promise<void> {
         // Returns once the supervisor's tasks have published and handed off: their slots are free
         // and their rows are on the historicals. Already gone (terminated by hand, or a cluster
-        // that was wiped) is not an error.
-        await terminateSupervisor(props.url, id);
+        // that was wiped) is not an error. One tunnel for the whole drain: it starts a new kubectl
+        // when the router's pod changes, and the overlord calls retry through it.
+        await atRouter(props, (url) => terminateSupervisor(url, id));
     }
 }
 
 export interface KafkaSupervisorArgs {
-    url: pulumi.Input<string>;
+    router: pulumi.Input<Reach>;
     dataSource: pulumi.Input<string>;
     spec: pulumi.Input<KafkaSupervisorSpec>;
 }

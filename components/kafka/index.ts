@@ -5,7 +5,7 @@ import { heapOpts } from "../platform/jvm";
 import { DeployedService, Platform, ServiceSpec } from "../platform/types";
 import { replication, TopicKey } from "./config";
 import { apacheKafkaEnv, confluentEnv, springEnv } from "./env";
-import { Topic, TopicArgs } from "./topics";
+import { BrokerReach, Topic, TopicArgs } from "./topics";
 
 export { replication } from "./config";
 export { Topic, TopicProvider } from "./topics";
@@ -43,12 +43,12 @@ export function kafkaNodes(cfg: Pick<StackConfig, "kafka">): KafkaNode[] {
  * cluster unless the key says otherwise, and always one in-sync replica short of all of them, so
  * a broker can restart under acks=all.
  */
-export function topicArgs(cfg: Pick<StackConfig, "kafka">, key: TopicKey, bootstrap: pulumi.Input<string>): TopicArgs {
+export function topicArgs(cfg: Pick<StackConfig, "kafka">, key: TopicKey, brokers: pulumi.Input<BrokerReach[]>): TopicArgs {
     const t = cfg.kafka.topics[key];
     const rf = replication(cfg.kafka.brokers);
     const factor = t.replicationFactor ?? rf.factor;
     return {
-        bootstrap,
+        brokers,
         name: t.name,
         partitions: t.partitions,
         replicationFactor: factor,
@@ -332,7 +332,7 @@ export class KafkaTier extends pulumi.ComponentResource implements KafkaOutputs 
 
         // Topics are created through the host listener once every broker is healthy.
         const topics = (Object.keys(cfg.kafka.topics) as TopicKey[]).map((key) => {
-            const topic = new Topic(`topic-${key}`, topicArgs(cfg, key, this.bootstrapHost), { parent: this, dependsOn: this.brokers.map((b) => b.ready) });
+            const topic = new Topic(`topic-${key}`, topicArgs(cfg, key, this.brokers.map((b) => ({ reach: b.reach.host!, advertised: b.published.host! }))), { parent: this, dependsOn: this.brokers.map((b) => b.ready) });
             return [key, topic] as const;
         });
         this.topics = Object.fromEntries(topics.map(([k, t]) => [k, t.name])) as Record<TopicKey, pulumi.Output<string>>;

@@ -1,5 +1,9 @@
 import * as pulumi from "@pulumi/pulumi";
-import type { Admin } from "kafkajs";
+import type { Admin, ISocketFactory } from "kafkajs";
+import * as net from "node:net";
+import * as tls from "node:tls";
+import type { Reach } from "../platform/types";
+import { describeReach, withReach } from "../shared/tunnel";
 
 /**
  * Topics as code: a dynamic provider on kafkajs' admin client. Chosen over @pulumi/kafka because
@@ -7,8 +11,13 @@ import type { Admin } from "kafkajs";
  * update/delete can be exercised directly against a real broker in the integration tests.
  */
 export interface TopicState {
-    /** Bootstrap servers reachable from where `pulumi up` runs (the published host listeners). */
-    bootstrap: string;
+    /** Every broker's HOST listener: how `pulumi up` reaches it, and what the broker advertises there. */
+    brokers: BrokerReach[];
+    /**
+     * The published bootstrap list, in state written before `brokers` existed. Read (refresh, delete)
+     * only when `brokers` is absent; no longer written.
+     */
+    bootstrap?: string;
     name: string;
     partitions: number;
     replicationFactor: number;
@@ -16,19 +25,108 @@ export interface TopicState {
     config: Record<string, string>;
 }
 
+export interface BrokerReach {
+    /** The broker's HOST listener as provisioning reaches it (a tunnel on Kubernetes). */
+    reach: Reach;
+    /** The address the HOST listener advertises: where Kafka's metadata sends clients next. */
+    advertised: string;
+}
+
+/** Brokers reached directly at the addresses they advertise, from a bootstrap list `host:port,...`. */
+export function directBrokers(bootstrap: string): BrokerReach[] {
+    return bootstrap.split(",").map((address) => ({ reach: { address }, advertised: address }));
+}
+
+/** The brokers of a state: `brokers`, or the bootstrap list of state written by earlier versions (Docker, reached directly). */
+export function brokersOf(state: Pick<TopicState, "brokers" | "bootstrap" | "name">): BrokerReach[] {
+    if (state.brokers?.length) return state.brokers;
+    if (state.bootstrap) return directBrokers(state.bootstrap);
+    throw new Error(`topic ${state.name}: the state has neither brokers nor a bootstrap address to reach Kafka at`);
+}
+
+/** Where error messages say Kafka was: each broker's address, and the tunnel to it on Kubernetes. */
+const kafkaAt = (brokers: BrokerReach[]) => brokers.map((b) => describeReach(b.reach)).join(", ");
+
 /**
- * Opens an admin client, runs `fn`, always disconnects. Required lazily: providers are serialized.
- * Silent logger: every failure that matters surfaces as a thrown error with its own message.
+ * Local address by the address kafkajs is asked to connect to: a broker's advertised address (from
+ * metadata) and the local address itself (the bootstrap) both lead to that broker's local end.
  */
-async function withAdmin<T>(bootstrap: string, fn: (admin: Admin) => Promise<T>): Promise<T> {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { Kafka, logLevel } = require("kafkajs") as typeof import("kafkajs");
-    const admin = new Kafka({ clientId: "pulumi-topics", brokers: bootstrap.split(","), logLevel: logLevel.NOTHING, retry: { retries: 10 } }).admin();
-    await admin.connect();
+export function brokerRoutes(brokers: BrokerReach[], locals: string[]): Map<string, string> {
+    const routes = new Map<string, string>();
+    brokers.forEach((b, i) => {
+        routes.set(b.advertised, locals[i]!);
+        routes.set(locals[i]!, locals[i]!);
+    });
+    return routes;
+}
+
+/**
+ * A kafkajs socket factory that connects each broker address through its route. An address with
+ * no route (a broker that joined after the state was written) fails its connection with an error
+ * naming it, rather than reaching whatever listens at that address on this machine.
+ */
+export function routedSocketFactory(routes: Map<string, string>): ISocketFactory {
+    return ({ host, port, ssl, onConnect }) => {
+        const asked = `${host}:${port}`;
+        const local = routes.get(asked);
+        if (local === undefined) {
+            const socket = new net.Socket();
+            // kafkajs listens for errors only once the factory has returned.
+            process.nextTick(() => socket.destroy(new Error(`broker ${asked} is not one of the brokers this topic reaches (${[...routes.keys()].join(", ")})`)));
+            return socket;
+        }
+        const at = local.lastIndexOf(":");
+        const target = { host: local.slice(0, at), port: Number(local.slice(at + 1)) };
+        // As kafkajs' own factory does: TLS when configured, and keep-alive against idle drops.
+        const socket = ssl ? tls.connect({ ...target, ...(net.isIP(host) ? {} : { servername: host }), ...ssl }, onConnect) : net.connect(target, onConnect);
+        socket.setKeepAlive(true, 60_000);
+        return socket;
+    };
+}
+
+/**
+ * Opens an admin client through the brokers' reaches, runs `fn`, always disconnects. Every broker
+ * is reached up front: kafkajs' socket factory is synchronous, so it cannot open a tunnel on demand.
+ * kafkajs required lazily: providers are serialized. Silent logger: every failure that matters
+ * surfaces as a thrown error with its own message.
+ */
+async function withAdmin<T>(brokers: BrokerReach[], fn: (admin: Admin) => Promise<T>): Promise<T> {
+    return withReach(brokers.map((b) => b.reach), async (locals) => {
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        const { Kafka, logLevel } = require("kafkajs") as typeof import("kafkajs");
+        const routes = brokerRoutes(brokers, locals);
+        const admin = (retries: number) =>
+            new Kafka({ clientId: "pulumi-topics", brokers: locals, socketFactory: routedSocketFactory(routes), logLevel: logLevel.NOTHING, retry: { retries } }).admin();
+        await assertRouted(admin(0), routes, brokers);
+        const client = admin(10);
+        await client.connect();
+        try {
+            return await fn(client);
+        } finally {
+            await client.disconnect();
+        }
+    });
+}
+
+/**
+ * Fails at once when the cluster lists a broker the state has no route to (say, one added since
+ * the state was written). Found by the retrying client, it would take minutes of retries to
+ * surface. Any other failure here is left to that client, whose retries may see it pass.
+ */
+async function assertRouted(probe: Admin, routes: Map<string, string>, brokers: BrokerReach[]): Promise<void> {
+    let listed: { nodeId: number; host: string; port: number }[];
     try {
-        return await fn(admin);
+        await probe.connect();
+        listed = (await probe.describeCluster()).brokers;
+    } catch (e) {
+        if (e instanceof Error && /is not one of the brokers this topic reaches/.test(e.message)) throw e;
+        return;
     } finally {
-        await admin.disconnect();
+        await probe.disconnect();
+    }
+    const unrouted = listed.filter((b) => !routes.has(`${b.host}:${b.port}`));
+    if (unrouted.length) {
+        throw new Error(`broker ${unrouted.map((b) => `${b.nodeId} at ${b.host}:${b.port}`).join(", ")} is not one of the brokers this topic reaches (${brokers.map((b) => b.advertised).join(", ")})`);
     }
 }
 
@@ -65,11 +163,11 @@ const sameConfig = (a: Record<string, string> = {}, b: Record<string, string> = 
 const TOPIC_CONFIG_SOURCE = 1;
 
 /** Kafka errors name neither the topic nor the broker; ours do, so a failed `pulumi up` says where it failed. */
-async function onTopic<T>(what: string, bootstrap: string, fn: () => Promise<T>): Promise<T> {
+async function onTopic<T>(what: string, brokers: BrokerReach[], fn: () => Promise<T>): Promise<T> {
     try {
         return await fn();
     } catch (e) {
-        throw new Error(`${what} through Kafka at ${bootstrap}: ${e instanceof Error ? e.message : String(e)}`);
+        throw new Error(`${what} through Kafka at ${kafkaAt(brokers)}: ${e instanceof Error ? e.message : String(e)}`);
     }
 }
 
@@ -98,12 +196,13 @@ export class TopicProvider implements pulumi.dynamic.ResourceProvider<TopicState
         const changed = (["name", "partitions", "replicationFactor", "config"] as const).filter((k) =>
             k === "config" ? !sameConfig(olds.config, news.config) : olds[k] !== news[k],
         );
-        // A new bootstrap address (say, another host port) is the same topic reached another way.
+        // New broker addresses or tunnels (another host port, another platform) are the same topic reached another way.
         return { changes: changed.length > 0, replaces: changed.includes("name") ? ["name"] : [], deleteBeforeReplace: false };
     }
 
     async create(inputs: TopicState): Promise<pulumi.dynamic.CreateResult<TopicState>> {
-        await onTopic(`creating topic ${inputs.name}`, inputs.bootstrap, () => withAdmin(inputs.bootstrap, async (admin) => {
+        const brokers = brokersOf(inputs);
+        await onTopic(`creating topic ${inputs.name}`, brokers, () => withAdmin(brokers, async (admin) => {
             const created = await admin.createTopics({
                 waitForLeaders: false,
                 topics: [
@@ -123,7 +222,8 @@ export class TopicProvider implements pulumi.dynamic.ResourceProvider<TopicState
     }
 
     async update(id: string, olds: TopicState, news: TopicState): Promise<pulumi.dynamic.UpdateResult<TopicState>> {
-        await onTopic(`updating topic ${id}`, news.bootstrap, () => withAdmin(news.bootstrap, async (admin) => {
+        const brokers = brokersOf(news);
+        await onTopic(`updating topic ${id}`, brokers, () => withAdmin(brokers, async (admin) => {
             if (news.partitions > olds.partitions) {
                 await admin.createPartitions({ topicPartitions: [{ topic: id, count: news.partitions }] });
             }
@@ -145,8 +245,9 @@ export class TopicProvider implements pulumi.dynamic.ResourceProvider<TopicState
      */
     async read(id: string, props?: TopicState): Promise<pulumi.dynamic.ReadResult<TopicState>> {
         // Only ever called on refresh, with the state's own props: import by id is not supported.
-        if (!props?.bootstrap) throw new Error(`topic ${id}: reading needs the bootstrap address from the state (import is not supported)`);
-        return onTopic(`reading topic ${id}`, props.bootstrap, () => withAdmin(props.bootstrap, async (admin) => {
+        if (!props?.brokers?.length && !props?.bootstrap) throw new Error(`topic ${id}: reading needs the brokers' addresses from the state (import is not supported)`);
+        const brokers = brokersOf(props);
+        return onTopic(`reading topic ${id}`, brokers, () => withAdmin(brokers, async (admin) => {
             if (!(await admin.listTopics()).includes(id)) return {};
             const [metadata] = (await admin.fetchTopicMetadata({ topics: [id] })).topics;
             const described = await admin.describeConfigs({ includeSynonyms: false, resources: [{ type: 2 /* ConfigResourceTypes.TOPIC */, name: id }] });
@@ -159,7 +260,8 @@ export class TopicProvider implements pulumi.dynamic.ResourceProvider<TopicState
     }
 
     async delete(id: string, props: TopicState): Promise<void> {
-        await onTopic(`deleting topic ${id}`, props.bootstrap, () => withAdmin(props.bootstrap, async (admin) => {
+        const brokers = brokersOf(props);
+        await onTopic(`deleting topic ${id}`, brokers, () => withAdmin(brokers, async (admin) => {
             const existing = await admin.listTopics();
             if (existing.includes(id)) await admin.deleteTopics({ topics: [id], timeout: 30_000 });
         }));
@@ -167,7 +269,7 @@ export class TopicProvider implements pulumi.dynamic.ResourceProvider<TopicState
 }
 
 export interface TopicArgs {
-    bootstrap: pulumi.Input<string>;
+    brokers: pulumi.Input<BrokerReach[]>;
     name: pulumi.Input<string>;
     partitions: pulumi.Input<number>;
     replicationFactor: pulumi.Input<number>;

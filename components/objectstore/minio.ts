@@ -1,8 +1,8 @@
-import * as minio from "@pulumi/minio";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { BucketKey, StackConfig } from "../config";
 import { Platform } from "../platform/types";
+import { MinioBucket, MinioPolicy, MinioPolicyAttachment, MinioUser } from "./minio-admin";
 import { ObjectStoreOutputs, policyDocument, resolvedGrants, S3Credentials, StoreConsumer, storeConsumers } from "./types";
 
 const API_PORT = 9000;
@@ -55,33 +55,30 @@ export class MinioStore extends pulumi.ComponentResource implements ObjectStoreO
         this.hostEndpoint = pulumi.output(`http://${server.published.api}`);
         this.consoleUrl = pulumi.output(`http://${server.published.console}`);
 
-        // The provider talks to the published API, so it can only start once the container is healthy.
-        const provider = new minio.Provider(
-            "minio",
-            { minioServer: server.published.api, minioUser: user, minioPassword: password, minioSsl: false, minioRegion: this.region },
-            { parent: this, dependsOn: [server.ready] },
-        );
-        const managed = { parent: this, provider };
+        // Provisioning reaches the API port itself (a tunnel per operation on Kubernetes), signed in
+        // as root; it can only start once the server is healthy.
+        const admin = { reach: server.reach.api, adminUser: user, adminPassword: password };
+        const managed = { parent: this, dependsOn: [server.ready] };
 
         const buckets = Object.fromEntries(
             (Object.keys(cfg.buckets) as BucketKey[]).map((key) => [
                 key,
-                new minio.S3Bucket(`bucket-${key}`, { bucket: cfg.buckets[key], acl: "private", forceDestroy: false }, managed),
+                new MinioBucket(`bucket-${key}`, { ...admin, bucket: cfg.buckets[key] }, managed),
             ]),
-        ) as Record<BucketKey, minio.S3Bucket>;
+        ) as Record<BucketKey, MinioBucket>;
         this.buckets = Object.fromEntries(Object.entries(buckets).map(([k, b]) => [k, b.bucket])) as Record<BucketKey, pulumi.Output<string>>;
 
         const ready: pulumi.Resource[] = [];
         this.credentials = Object.fromEntries(
             storeConsumers.map((consumer) => {
                 const secret = new random.RandomPassword(`${consumer}-secret`, { length: 40, special: false }, child);
-                const user = new minio.IamUser(`${consumer}-user`, { name: `svc-${consumer}`, secret: pulumi.secret(secret.result) }, managed);
-                const policy = new minio.IamPolicy(
+                const user = new MinioUser(`${consumer}-user`, { ...admin, name: `svc-${consumer}`, secretKey: pulumi.secret(secret.result) }, managed);
+                const policy = new MinioPolicy(
                     `${consumer}-policy`,
-                    { name: `svc-${consumer}-access`, policy: resolvedGrants(consumer, this.buckets).apply(policyDocument) },
+                    { ...admin, name: `svc-${consumer}-access`, policy: resolvedGrants(consumer, this.buckets).apply(policyDocument) },
                     managed,
                 );
-                ready.push(new minio.IamUserPolicyAttachment(`${consumer}-attach`, { userName: user.name, policyName: policy.name }, managed));
+                ready.push(new MinioPolicyAttachment(`${consumer}-attach`, { ...admin, user: user.name, policy: policy.name }, managed));
                 return [consumer, { accessKeyId: user.name, secretAccessKey: pulumi.secret(secret.result) }];
             }),
         ) as Record<StoreConsumer, S3Credentials>;

@@ -1,4 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
+import type { Reach } from "../platform/types";
+import { withReach } from "../shared/tunnel";
 
 /**
  * Dashboards as code: a dynamic provider on Superset's REST API. One resource owns one dashboard
@@ -26,8 +28,13 @@ export interface ChartSpec {
 }
 
 export interface DashboardSpec {
-    /** Superset as reached from where `pulumi up` runs (the published port). */
-    url: string;
+    /** Superset web's HTTP port as provisioning reaches it: the published port on Docker, a tunnel on Kubernetes. */
+    web: Reach;
+    /**
+     * Superset's URL, in state written before `web` existed. Used (refresh, delete) only when `web`
+     * is absent; no longer written.
+     */
+    url?: string;
     username: string;
     password: string;
     database: { name: string; sqlalchemyUri: string };
@@ -47,7 +54,17 @@ export interface DashboardState extends DashboardSpec {
 
 /** What the dashboard is made of; connection details are how it is reached, not what it is. */
 const CONTENT = ["database", "dataset", "charts", "dashboard"] as const;
-export type DashboardContent = Omit<DashboardSpec, "url" | "username" | "password">;
+export type DashboardContent = Omit<DashboardSpec, "web" | "url" | "username" | "password">;
+
+/**
+ * Runs one provider operation against Superset's URL: through the spec's reach (one tunnel for the
+ * whole operation on Kubernetes), or the URL of state written by earlier versions (Docker).
+ */
+export async function atSuperset<T>(spec: Pick<DashboardSpec, "web" | "url">, fn: (url: string) => Promise<T>): Promise<T> {
+    if (spec.web) return withReach([spec.web], ([address]) => fn(`http://${address}`));
+    if (spec.url) return fn(spec.url);
+    throw new Error("the dashboard's state has neither Superset's reach nor its URL");
+}
 
 /** Superset's SQLAlchemy URI for Druid SQL on a broker (or router) address `host:port`. */
 export function druidSqlalchemyUri(broker: string): string {
@@ -327,8 +344,12 @@ async function waitForTable(s: Session, databaseId: number, table: string, secon
 }
 
 /** Brings Superset in step with the spec; `known` holds the ids from the last run (absent on create). */
-export async function applyDashboard(spec: DashboardSpec, known?: Partial<DashboardState>): Promise<DashboardState> {
-    const s = await login(spec.url, spec.username, spec.password);
+export function applyDashboard(spec: DashboardSpec, known?: Partial<DashboardState>): Promise<DashboardState> {
+    return atSuperset(spec, (url) => applyDashboardAt(url, spec, known));
+}
+
+async function applyDashboardAt(url: string, spec: DashboardSpec, known?: Partial<DashboardState>): Promise<DashboardState> {
+    const s = await login(url, spec.username, spec.password);
     const firstId = async (kind: string, col: string, value: string, match: (row: Json) => boolean = () => true) =>
         (await findIds(s, kind, col, value)).find(match)?.id as number | undefined;
 
@@ -386,8 +407,12 @@ export async function applyDashboard(spec: DashboardSpec, known?: Partial<Dashbo
 }
 
 /** Removes the dashboard and what it owns, dependents first; already-gone objects are fine. */
-export async function deleteDashboard(state: DashboardState): Promise<void> {
-    const s = await login(state.url, state.username, state.password);
+export function deleteDashboard(state: DashboardState): Promise<void> {
+    return atSuperset(state, (url) => deleteDashboardAt(url, state));
+}
+
+async function deleteDashboardAt(url: string, state: DashboardState): Promise<void> {
+    const s = await login(url, state.username, state.password);
     await s.call("DELETE", `/api/v1/dashboard/${state.dashboardId}`, undefined, [404]);
     for (const id of Object.values(state.chartIds)) await s.call("DELETE", `/api/v1/chart/${id}`, undefined, [404]);
     await s.call("DELETE", `/api/v1/dataset/${state.datasetId}`, undefined, [404]);
@@ -410,8 +435,12 @@ function chartFromSuperset(key: string, live: Json): ChartSpec {
  * what applyDashboard would write reads back as declared, a changed one as what Superset now
  * holds, a deleted chart as missing. A deleted dashboard reads as gone.
  */
-export async function readDashboard(state: DashboardState): Promise<DashboardState | undefined> {
-    const s = await login(state.url, state.username, state.password);
+export function readDashboard(state: DashboardState): Promise<DashboardState | undefined> {
+    return atSuperset(state, (url) => readDashboardAt(url, state));
+}
+
+async function readDashboardAt(url: string, state: DashboardState): Promise<DashboardState | undefined> {
+    const s = await login(url, state.username, state.password);
     const dashboard = await byId(s, "dashboard", state.dashboardId);
     if (!dashboard) return undefined;
     const database = await byId(s, "database", state.databaseId);
@@ -447,7 +476,7 @@ export class DashboardProvider implements pulumi.dynamic.ResourceProvider<Dashbo
     }
 
     async diff(_id: string, olds: DashboardState, news: DashboardSpec): Promise<pulumi.dynamic.DiffResult> {
-        // A new URL or rotated password is the same dashboard reached another way.
+        // A new address, tunnel or rotated password is the same dashboard reached another way.
         const changed = CONTENT.filter((k) => !same(olds[k], news[k]));
         return { changes: changed.length > 0, replaces: [], deleteBeforeReplace: false };
     }
@@ -462,7 +491,7 @@ export class DashboardProvider implements pulumi.dynamic.ResourceProvider<Dashbo
     }
 
     async read(id: string, props?: DashboardState): Promise<pulumi.dynamic.ReadResult<DashboardState>> {
-        if (!props?.url) throw new Error(`dashboard ${id}: reading needs the Superset URL and login from the state (import is not supported)`);
+        if (!props?.web && !props?.url) throw new Error(`dashboard ${id}: reading needs Superset's address and login from the state (import is not supported)`);
         const live = await readDashboard(props);
         return live ? { id, props: live } : {};
     }

@@ -2,7 +2,7 @@ import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { ProfileName, StackConfig } from "../config";
-import { DeployedService, Platform, ServiceSpec } from "../platform/types";
+import { DeployedService, Platform, Reach, ServiceSpec } from "../platform/types";
 import { builtImage, folderDigest } from "../shared/image";
 import { MetadataDatabase, POSTGRES_PORT, postgresService } from "../shared/postgres";
 import { SupersetConfig } from "./config";
@@ -176,13 +176,13 @@ export interface SupersetTierArgs {
  * Druid connection, and charts over `table` (the Druid tier's aggregates datasource).
  */
 export function viewingDashboardArgs(
-    url: string,
+    web: Reach,
     password: pulumi.Input<string>,
     druidUri: string,
     table: string | undefined,
     dashboard: SupersetConfig["dashboard"],
 ): SupersetDashboardsArgs {
-    return { url, username: ADMIN_USER, password, ...viewingDashboard(druidUri, { table, ...dashboard }) };
+    return { web, username: ADMIN_USER, password, ...viewingDashboard(druidUri, { table, ...dashboard }) };
 }
 
 /** Superset (web + bootstrap), its PostgreSQL metadata DB, Redis as cache, and the viewing dashboard as code. */
@@ -233,7 +233,7 @@ export class SupersetTier extends pulumi.ComponentResource {
         if (args.druidUri !== undefined) {
             this.dashboards = new SupersetDashboards(
                 "viewing-dashboard",
-                viewingDashboardArgs(this.url, adminPassword, args.druidUri, args.druidTable, cfg.superset.dashboard),
+                viewingDashboardArgs(web.reach.http!, adminPassword, args.druidUri, args.druidTable, cfg.superset.dashboard),
                 { parent: this, dependsOn: [web.ready, ...(args.druidReady ?? [])] },
             );
         }

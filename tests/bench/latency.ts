@@ -78,7 +78,7 @@ export async function latencyBench(engines: Record<string, EngineHandle>, second
 
     // Druid first, its task reading before the first window can close.
     const ds = druidConfigSchema.parse({ aggregates: { dataSource: `bench_latency_${id}` } }).aggregates;
-    const supervisor = { url: druidUrl, dataSource: ds.dataSource, spec: kafkaSupervisorSpec({ ...ds, topic: topics.processed }, kafka.endpoints.bootstrap!) };
+    const supervisor = { router: { address: new URL(druidUrl).host }, dataSource: ds.dataSource, spec: kafkaSupervisorSpec({ ...ds, topic: topics.processed }, kafka.endpoints.bootstrap!) };
     await new SupervisorProvider().create(supervisor);
     const jobs = new JobManager(config.FLINK_REST_URL);
     let jobId: string | undefined;

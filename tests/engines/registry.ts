@@ -10,6 +10,7 @@ import { druid } from "./druid";
 import { flink } from "./flink";
 import { iceberg } from "./iceberg";
 import { kafka } from "./kafka";
+import { minio } from "./minio";
 import { postgres } from "./postgres";
 import { pulumi } from "./pulumi";
 import { redis } from "./redis";
@@ -27,6 +28,7 @@ export const engines: Engine[] = [
     druid,
     superset,
     pulumi,
+    minio,
 ];
 
 export const suites: Record<string, string[]> = {
@@ -49,6 +51,8 @@ export const suites: Record<string, string[]> = {
     // Superset tests a connection on create and reads a dataset's columns from Druid: both live.
     // Reads the cached entries in Redis and the metadata rows in PostgreSQL too.
     "tests/integration/superset-dashboards.test.ts": ["superset", "druid", "redis", "postgres"],
+    // The MinIO provisioning providers against the real server the platform deploys.
+    "tests/integration/minio-admin.test.ts": ["minio"],
     // The real Pulumi CLI driving the provisioning resources against the engines they provision.
     "tests/pulumi/lifecycle.test.ts": ["pulumi", "kafka", "druid", "superset"],
 };

@@ -91,6 +91,12 @@ async function assertHandedOff(dataSource: string, inputRowCount: number): Promi
     assert.equal(r?.n, inputRowCount, "every row read before the delete is still answered");
 }
 
+/** A state as the version before reaches wrote it: the router's URL, no `router`. */
+function legacy(state: SupervisorState): SupervisorState {
+    const { router, ...rest } = state;
+    return { ...rest, url: `http://${router.address}` } as SupervisorState;
+}
+
 describe("Druid Kafka supervisor provider against a real Druid", () => {
     const provider = new SupervisorProvider();
     const id = randomUUID().slice(0, 8);
@@ -108,7 +114,7 @@ describe("Druid Kafka supervisor provider against a real Druid", () => {
         inputRowCount = rows.length;
         const ds = druidConfigSchema.parse({ aggregates: { dataSource: dataSources[0]! } }).aggregates;
         // Druid runs on this host, so the broker's host listener is also what its tasks reach.
-        state = { url: druidUrl(), dataSource: ds.dataSource, spec: kafkaSupervisorSpec({ ...ds, topic }, engine("kafka").endpoints.bootstrap!) };
+        state = { router: { address: new URL(druidUrl()).host }, dataSource: ds.dataSource, spec: kafkaSupervisorSpec({ ...ds, topic }, engine("kafka").endpoints.bootstrap!) };
     });
 
     it("creates the supervisor: the topic's rows answer Druid SQL, rolled up per minute", async () => {
@@ -126,8 +132,8 @@ describe("Druid Kafka supervisor provider against a real Druid", () => {
         ]);
     });
 
-    it("sees no change for the same spec (keys in another order, another router address)", async () => {
-        const shuffled = { ...state, url: "http://elsewhere:8888", spec: reverseKeys(state.spec) };
+    it("sees no change for the same spec (keys in another order, the router reached another way)", async () => {
+        const shuffled = { ...state, router: { address: "druid-router:8888", via: { namespace: "elsewhere", context: "prod" } }, spec: reverseKeys(state.spec) };
         assert.notEqual(JSON.stringify(shuffled.spec), JSON.stringify(state.spec));
         const diff = await provider.diff(state.dataSource, state, shuffled);
         assert.equal(diff.changes, false);
@@ -169,6 +175,10 @@ describe("Druid Kafka supervisor provider against a real Druid", () => {
         const unchanged = await provider.read(state.dataSource, state);
         assert.equal(unchanged.id, state.dataSource);
         assert.equal((await provider.diff(state.dataSource, unchanged.props!, state)).changes, false, JSON.stringify(unchanged.props!.spec));
+        // State written before `router` existed holds the router's URL instead: read through it alike.
+        const previous = await provider.read(state.dataSource, legacy(state));
+        assert.deepEqual(previous.props, { ...legacy(state), spec: unchanged.props!.spec });
+        assert.equal((await provider.diff(state.dataSource, previous.props!, state)).changes, false);
 
         // Someone adds a dimension in Druid's console: POST of the changed spec, as the console does.
         const edited = structuredClone(state.spec);
@@ -227,7 +237,8 @@ describe("Druid Kafka supervisor provider against a real Druid", () => {
         const early: SupervisorState = { ...state, dataSource: ds.dataSource, spec: kafkaSupervisorSpec({ ...ds, topic }, state.spec.spec.ioConfig.consumerProperties["bootstrap.servers"]) };
         await provider.create(early);
         await inputRows(early.dataSource, inputRowCount);
-        await provider.delete(early.dataSource, early);
+        // Deleted through state in the previous version's form (the router's URL, no reach).
+        await provider.delete(early.dataSource, legacy(early));
         await assertHandedOff(early.dataSource, inputRowCount);
     });
 

@@ -15,7 +15,7 @@ import { ConfigResourceTypes, Kafka, logLevel, type Admin } from "kafkajs";
 import { parseStackConfig } from "../../components/config";
 import { topicArgs } from "../../components/kafka";
 import { sendAcknowledged, trackingPartitioner } from "../../pipeline/producer/acknowledged";
-import { TopicProvider, type TopicState } from "../../components/kafka/topics";
+import { directBrokers, TopicProvider, type TopicState } from "../../components/kafka/topics";
 import { startKafkaCluster, waitForBroker, spawnBroker, type KafkaCluster, type RunningNode } from "../engines/kafka";
 import { isAlive, stopPids, waitUntil } from "../engines/lib";
 import { engine } from "../engines/state";
@@ -45,7 +45,7 @@ describe("Kafka quorum as rendered for the workstation profile (3 controllers, 3
         kafka = new Kafka({ clientId: "quorum-it", brokers: cluster.bootstrap.split(","), logLevel: logLevel.NOTHING, retry: { retries: 12, maxRetryTime: 5_000 } });
         admin = kafka.admin();
         await admin.connect();
-        topic = { ...(topicArgs(cfg, "raw", cluster.bootstrap) as TopicState), name: "viewing-events-quorum" };
+        topic = { ...(topicArgs(cfg, "raw", directBrokers(cluster.bootstrap)) as TopicState), name: "viewing-events-quorum" };
         await new TopicProvider().create(topic);
     });
 

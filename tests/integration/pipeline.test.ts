@@ -13,7 +13,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import type { Admin } from "kafkajs";
-import { TopicProvider } from "../../components/kafka/topics";
+import { directBrokers, TopicProvider } from "../../components/kafka/topics";
 import { generateEvents, HEARTBEAT_INTERVAL_SECONDS, titlesById, type AggregateRow, type ViewingEvent } from "../../pipeline/events";
 import { offsetsOfKey } from "../../pipeline/consumer/batcher";
 import { parseProcessorConfig, type ProcessorConfig } from "../../pipeline/processor/config";
@@ -107,14 +107,14 @@ describe("pipeline (producer -> Kafka -> Flink SQL -> consumer -> S3, Iceberg, D
     });
     after(async () => {
         const bootstrap = engine("kafka").endpoints.bootstrap!;
-        for (const name of Object.values(topics)) await new TopicProvider().delete(name, { bootstrap, name, partitions: 1, replicationFactor: 1, config: {} });
+        for (const name of Object.values(topics)) await new TopicProvider().delete(name, { brokers: directBrokers(bootstrap), name, partitions: 1, replicationFactor: 1, config: {} });
     });
 
     before(async () => {
         const bootstrap = engine("kafka").endpoints.bootstrap!;
         const provider = new TopicProvider();
         for (const [name, partitions] of [[topics.raw, RAW_PARTITIONS], [topics.processed, 2], [topics.dlq, 1]] as const) {
-            await provider.create({ bootstrap, name, partitions, replicationFactor: 1, config: {} });
+            await provider.create({ brokers: directBrokers(bootstrap), name, partitions, replicationFactor: 1, config: {} });
         }
         const client = s3();
         await client.send(new CreateBucketCommand({ Bucket: bucket }));

@@ -218,14 +218,22 @@ describe("Superset dashboards as code (real Superset + Druid)", function () {
     let spec: DashboardSpec;
     let s: Session;
     let state: DashboardState;
+    let url: string;
     leavesDruidAsFound();
+
+    /** A state as the version before reaches wrote it: Superset's URL, no `web`. */
+    const legacy = (st: DashboardState): DashboardState => {
+        const { web, ...rest } = st;
+        return { ...rest, url: `http://${web.address}` } as DashboardState;
+    };
 
     before(async () => {
         const sup = engine("superset");
         await ingestViewingAggregates(viewingRows(Date.now()));
         const broker = new URL(engine("druid").endpoints.broker!).host;
-        spec = { url: sup.endpoints.url!, username: sup.details.username!, password: sup.details.password!, ...viewingDashboard(druidSqlalchemyUri(broker), { prefix, table: TABLE }), tableWaitSeconds: 60 };
-        s = await login(spec.url, spec.username, spec.password);
+        url = sup.endpoints.url!;
+        spec = { web: { address: new URL(url).host }, username: sup.details.username!, password: sup.details.password!, ...viewingDashboard(druidSqlalchemyUri(broker), { prefix, table: TABLE }), tableWaitSeconds: 60 };
+        s = await login(url, spec.username, spec.password);
     });
 
     // Superset's metadata outlives the suite like Druid's does: a failed run leaves nothing behind.
@@ -285,7 +293,7 @@ describe("Superset dashboards as code (real Superset + Druid)", function () {
         await expectIn("DATA_CACHE_CONFIG", data.body.result[0]!.cache_key);
 
         // What the dashboard page stores when a viewer changes a filter (signed in as a browser is); the key is per dashboard.
-        const browser = await formSession(spec.url, spec.username, spec.password);
+        const browser = await formSession(url, spec.username, spec.password);
         const filter = await browser("POST", `/api/v1/dashboard/${state.dashboardId}/filter_state?tab_id=1`, { value: JSON.stringify({ it: prefix }) });
         await expectIn("FILTER_STATE_CACHE_CONFIG", `${state.dashboardId};${filter.key as string}`);
 
@@ -301,8 +309,8 @@ describe("Superset dashboards as code (real Superset + Druid)", function () {
         const browser = await launchBrowser();
         try {
             const page = await browser.newPage();
-            await supersetLogin(page, spec.url, spec.username, spec.password);
-            await page.goto(`${spec.url}/superset/dashboard/${state.dashboardId}/`, { waitUntil: "domcontentloaded", timeout: 180_000 });
+            await supersetLogin(page, url, spec.username, spec.password);
+            await page.goto(`${url}/superset/dashboard/${state.dashboardId}/`, { waitUntil: "domcontentloaded", timeout: 180_000 });
             // Drawn, and drawn for good: ECharts animates, so the picture counts once two looks agree.
             let last = "";
             const drawn = await waitUntil("four charts drawn with data", async () => {
@@ -331,6 +339,8 @@ describe("Superset dashboards as code (real Superset + Druid)", function () {
         const provider = new DashboardProvider();
         const diff = await provider.diff(String(state.dashboardId), state, spec);
         assert.equal(diff.changes, false);
+        const elsewhere = { ...spec, web: { address: "superset:8088", via: { namespace: "elsewhere", context: "prod" } } };
+        assert.equal((await provider.diff(String(state.dashboardId), state, elsewhere)).changes, false, "Superset reached another way");
         const before = await snapshot(s, spec, state);
         // As after a lost state: no known ids, everything found by name.
         const again = await applyDashboard(spec);
@@ -384,6 +394,11 @@ describe("Superset dashboards as code (real Superset + Druid)", function () {
         const unchanged = await provider.read(String(state.dashboardId), state);
         assert.equal(unchanged.id, String(state.dashboardId));
         assert.equal((await provider.diff(String(state.dashboardId), unchanged.props!, declared)).changes, false, JSON.stringify(unchanged.props));
+        // State written before `web` existed holds Superset's URL instead: read through it alike.
+        const previous = (await provider.read(String(state.dashboardId), legacy(state))).props!;
+        const { web: _web, ...content } = unchanged.props!;
+        assert.deepEqual(previous, { ...content, url });
+        assert.equal((await provider.diff(String(state.dashboardId), previous, declared)).changes, false);
 
         // In Superset's UI: a chart renamed and turned into a pie, the dashboard retitled.
         const chartId = state.chartIds["plays-by-country"]!;
@@ -403,8 +418,8 @@ describe("Superset dashboards as code (real Superset + Druid)", function () {
         assert.equal((await get(s, `/api/v1/dashboard/${state.dashboardId}`)).body.result.dashboard_title, declared.dashboard.title);
     });
 
-    it("deletes the dashboard, its charts, the dataset and the connection", async () => {
-        await new DashboardProvider().delete(String(state.dashboardId), state);
+    it("deletes the dashboard, its charts, the dataset and the connection, through state in the previous version's form", async () => {
+        await new DashboardProvider().delete(String(state.dashboardId), legacy(state));
         for (const path of [
             `/api/v1/dashboard/${state.dashboardId}`,
             ...Object.values(state.chartIds).map((id) => `/api/v1/chart/${id}`),

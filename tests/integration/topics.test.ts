@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { ConfigResourceTypes, Kafka, logLevel, type Admin } from "kafkajs";
-import { TopicProvider, untilLed, type TopicState } from "../../components/kafka/topics";
+import { directBrokers, TopicProvider, untilLed, type TopicState } from "../../components/kafka/topics";
 import { engine } from "../engines/state";
 
 describe("topics as code against a real Kafka broker", () => {
@@ -24,7 +24,7 @@ describe("topics as code against a real Kafka broker", () => {
         admin = new Kafka({ clientId: "topics-it", brokers: [bootstrap], logLevel: logLevel.NOTHING }).admin();
         await admin.connect();
         spec = {
-            bootstrap,
+            brokers: directBrokers(bootstrap),
             name: `it-topic-${randomUUID()}`,
             partitions: 2,
             replicationFactor: 1,
@@ -74,7 +74,8 @@ describe("topics as code against a real Kafka broker", () => {
 
     it("sees no change when nothing changed, and a replacement when the name changes", async () => {
         assert.equal((await provider.diff(spec.name, spec, { ...spec })).changes, false);
-        assert.equal((await provider.diff(spec.name, spec, { ...spec, bootstrap: "elsewhere:9092" })).changes, false);
+        const tunnelled = [{ reach: { address: "kafka-1:9094", via: { namespace: "elsewhere", context: "prod" } }, advertised: "127.0.0.1:9092" }];
+        assert.equal((await provider.diff(spec.name, spec, { ...spec, brokers: tunnelled })).changes, false);
         assert.deepEqual((await provider.diff(spec.name, spec, { ...spec, name: `${spec.name}-2` })).replaces, ["name"]);
     });
 
@@ -91,6 +92,34 @@ describe("topics as code against a real Kafka broker", () => {
         // `pulumi up` after the refresh puts the declared value back.
         await provider.update(spec.name, drifted.props!, spec);
         assert.equal((await configValue(spec.name, "retention.ms")).configValue, spec.config["retention.ms"]);
+    });
+
+    it("still reads, updates and deletes through state written before brokers existed (a bootstrap list only)", async () => {
+        const name = `it-legacy-${randomUUID()}`;
+        const { brokers: _brokers, ...content } = spec;
+        const legacy: TopicState = { ...content, name, partitions: 1, bootstrap: engine("kafka").endpoints.bootstrap! } as TopicState;
+        await provider.create({ ...spec, name, partitions: 1 });
+        // The next program's inputs carry brokers instead of bootstrap: the same topic, no change.
+        assert.equal((await provider.diff(name, legacy, { ...spec, name, partitions: 1 })).changes, false);
+        const read = await provider.read(name, legacy);
+        assert.equal(read.props!.partitions, 1);
+        await provider.update(name, legacy, { ...legacy, partitions: 2 });
+        assert.equal(await partitions(name), 2);
+        await provider.delete(name, { ...legacy, partitions: 2 });
+        assert.ok(!(await admin.listTopics()).includes(name));
+    });
+
+    it("follows a broker's advertised address to the broker's own reach, and refuses one its state does not reach", async () => {
+        // Reached as localhost while it advertises 127.0.0.1: kafkajs must be sent to the reach, as through a tunnel.
+        const bootstrap = engine("kafka").endpoints.bootstrap!;
+        const aside = [{ reach: { address: bootstrap.replace("127.0.0.1", "localhost") }, advertised: bootstrap }];
+        assert.equal((await provider.read(spec.name, { ...spec, brokers: aside })).id, spec.name);
+        const stranger = [{ ...aside[0]!, advertised: "127.0.0.1:1" }];
+        await assert.rejects(provider.read(spec.name, { ...spec, brokers: stranger }), (e: Error) => {
+            assert.match(e.message, /^reading topic .* through Kafka at localhost:\d+: /);
+            assert.match(e.message, new RegExp(`broker (\\d+ at )?${bootstrap.replace(/\./g, "\\.")} is not one of the brokers this topic reaches`));
+            return true;
+        });
     });
 
     it("refuses what Kafka cannot do in place: fewer partitions, another replication factor", async () => {

@@ -249,6 +249,44 @@ describe("the real Pulumi CLI drives the provisioning resources through a user's
         await stack.preview({ expectNoChanges: true });
     });
 
+    it("takes over state written by the previous version (bootstrap and URLs, no reaches): no change to preview or refresh, an update moves to reaches", async () => {
+        // What the resources' state looked like before reaches: the published addresses as plain strings.
+        const exported = await stack.exportStack();
+        const deployment = exported.deployment as { resources: { urn: string; inputs?: Record<string, unknown>; outputs?: Record<string, unknown> }[] };
+        const legacy = (props: Record<string, unknown> | undefined) => {
+            if (!props) return;
+            const { brokers, router, web } = props as { brokers?: { advertised: string }[]; router?: { address: string }; web?: { address: string } };
+            if (brokers) props.bootstrap = brokers.map((b) => b.advertised).join(",");
+            if (router) props.url = `http://${router.address}`;
+            if (web) props.url = `http://${web.address}`;
+            delete props.brokers;
+            delete props.router;
+            delete props.web;
+        };
+        for (const r of deployment.resources.filter((r) => RESOURCES.some((name) => r.urn.endsWith(`::${name}`)))) {
+            legacy(r.inputs);
+            legacy(r.outputs);
+        }
+        await stack.importStack(exported);
+        const imported = JSON.parse(stateFileText(stackName)) as { checkpoint: { latest: { resources: { urn: string; inputs?: object; outputs?: object }[] } } };
+        const form = (name: string) => imported.checkpoint.latest.resources.find((r) => r.urn.endsWith(`::${name}`))!.outputs!;
+        assert.deepEqual(["topic-raw", "supervisor-aggregates", "viewing-dashboard"].map((name) => ["bootstrap" in form(name) || "url" in form(name), "brokers" in form(name) || "router" in form(name) || "web" in form(name)]),
+            [[true, false], [true, false], [true, false]], "the state is in the previous version's form");
+
+        await stack.preview({ expectNoChanges: true });
+        const refresh = await stack.refresh();
+        assert.deepEqual(refresh.summary.resourceChanges, { same: RESOURCES.length + 1 }, refresh.stdout);
+        await stack.preview({ expectNoChanges: true });
+
+        // An update from the old form (the state's bootstrap) to the new (the program's brokers).
+        await apply({ ...settings, rawPartitions: settings.rawPartitions + 1 });
+        const up = await stack.up();
+        assert.deepEqual(up.summary.resourceChanges, { same: RESOURCES.length, update: 1 });
+        assert.equal(await partitionsOf(topics.raw), settings.rawPartitions);
+        await stack.preview({ expectNoChanges: true });
+        // The rest keep the old form: the destroy below deletes them through it.
+    });
+
     it("destroy removes everything from the services: topics, the supervisor and its tasks, the dashboard and what it owns", async () => {
         const s = await superset();
         const dashboardId = (await dashboardBySlug(s))!.id;

@@ -11,7 +11,7 @@ import { loadStackConfig } from "../../components/config";
 import { aggregatesSupervisorArgs } from "../../components/druid";
 import { KafkaSupervisor } from "../../components/druid/supervisor";
 import { topicArgs } from "../../components/kafka";
-import { Topic } from "../../components/kafka/topics";
+import { directBrokers, Topic } from "../../components/kafka/topics";
 import { TopicKey } from "../../components/kafka/config";
 import { druidSqlalchemyUri, SupersetDashboards } from "../../components/superset/dashboards";
 import { viewingDashboardArgs } from "../../components/superset";
@@ -22,13 +22,15 @@ export function provisioning(): Record<string, pulumi.Output<unknown>> {
     const cfg = loadStackConfig();
     const engines = new pulumi.Config("engines");
     const bootstrap = engines.require("kafkaBootstrap");
+    // The engines run on this host: each is reached directly, as the Docker platform's services are.
+    const direct = (url: string) => ({ address: new URL(url).host });
 
     const topics = Object.fromEntries(
-        (Object.keys(cfg.kafka.topics) as TopicKey[]).map((key) => [key, new Topic(`topic-${key}`, topicArgs(cfg, key, bootstrap))]),
+        (Object.keys(cfg.kafka.topics) as TopicKey[]).map((key) => [key, new Topic(`topic-${key}`, topicArgs(cfg, key, directBrokers(bootstrap)))]),
     ) as Record<TopicKey, Topic>;
 
     // The tasks run on this host too, so the broker's host listener is also what they reach.
-    const supervisor = new KafkaSupervisor("supervisor-aggregates", aggregatesSupervisorArgs(cfg, engines.require("druidRouter"), topics.processed.name, bootstrap), {
+    const supervisor = new KafkaSupervisor("supervisor-aggregates", aggregatesSupervisorArgs(cfg, direct(engines.require("druidRouter")), topics.processed.name, bootstrap), {
         dependsOn: [topics.processed],
     });
 
@@ -36,7 +38,7 @@ export function provisioning(): Record<string, pulumi.Output<unknown>> {
         "viewing-dashboard",
         {
             ...viewingDashboardArgs(
-                engines.require("supersetUrl"),
+                direct(engines.require("supersetUrl")),
                 engines.requireSecret("supersetPassword"),
                 druidSqlalchemyUri(engines.require("druidBroker")),
                 cfg.druid.aggregates.dataSource,

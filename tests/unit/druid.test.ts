@@ -201,7 +201,7 @@ describe("Druid tier", () => {
 
         it("declares the aggregates supervisor: processed topic, internal bootstrap, published router", () => {
             const s = plain(b.one(SUPERVISOR, "supervisor-aggregates").inputs) as Record<string, unknown>;
-            assert.equal(s.url, "http://127.0.0.1:8888");
+            assert.deepEqual(s.router, { address: "127.0.0.1:8888" });
             assert.equal(s.dataSource, "viewing_aggregates");
             assert.deepEqual(s.spec, {
                 type: "kafka",

@@ -125,7 +125,7 @@ describe("Kafka tier", () => {
                     ["viewing-events-dlq", 1, 1, String(720 * 3_600_000)],
                 ],
             );
-            for (const t of topics) assert.equal(t.bootstrap, "127.0.0.1:9092");
+            for (const t of topics) assert.deepEqual(t.brokers, [{ reach: { address: "127.0.0.1:9092" }, advertised: "127.0.0.1:9092" }]);
             assert.ok(b.ofType(TOPIC).every((t) => typeof t.inputs.__provider === "string" && String(t.inputs.__provider).length > 0), "the provider serializes");
         });
 
@@ -174,7 +174,7 @@ describe("Kafka tier", () => {
             for (const t of b.ofType(TOPIC)) {
                 assert.equal(t.inputs.replicationFactor, 3);
                 assert.equal((t.inputs.config as Record<string, string>)["min.insync.replicas"], "2");
-                assert.equal(t.inputs.bootstrap, "127.0.0.1:9092,127.0.0.1:9093,127.0.0.1:9094");
+                assert.deepEqual(plain(t.inputs.brokers), [9092, 9093, 9094].map((p) => ({ reach: { address: `127.0.0.1:${p}` }, advertised: `127.0.0.1:${p}` })));
             }
         });
 

@@ -35,13 +35,27 @@ describe("object-store tier", () => {
             const b = await build({ buckets: '{"raw": "my-raw"}' });
             for (const who of storeConsumers) {
                 const user = b.one(T.minioUser, `${who}-user`);
-                assert.ok(isSecretInput(user.inputs.secret), `${who}'s secret key must be registered as a secret`);
+                assert.equal(user.inputs.name, `svc-${who}`);
+                assert.ok(isSecretInput(user.inputs.secretKey), `${who}'s secret key must be registered as a secret`);
                 const allowed = new Set(grants[who].map((g) => (g.bucket === "raw" ? "my-raw" : bucketDefaults[g.bucket])));
                 const touched = new Set(
                     statements(b.one(T.minioPolicy, `${who}-policy`).inputs.policy).flatMap((s) => s.Resource.map((r) => r.split(":::")[1].split("/")[0])),
                 );
                 assert.deepEqual([...touched].sort(), [...allowed].sort(), `${who} may touch only its own buckets`);
-                assert.equal(b.one(T.minioAttach, `${who}-attach`).inputs.userName, `svc-${who}`);
+                const attach = b.one(T.minioAttach, `${who}-attach`);
+                assert.deepEqual([attach.inputs.user, attach.inputs.policy], [`svc-${who}`, `svc-${who}-access`]);
+            }
+        });
+
+        it("provisions through MinIO's API port as root: the login secret, the reach plain and free of secrets", async () => {
+            const b = await build();
+            const minioResources = [T.minioBucket, T.minioUser, T.minioPolicy, T.minioAttach].flatMap((t) => b.ofType(t));
+            assert.equal(minioResources.length, 4 + 4 * 3);
+            for (const r of minioResources) {
+                assert.ok(isSecretInput(r.inputs.adminUser) && isSecretInput(r.inputs.adminPassword), `${r.name}: the root login must be secret`);
+                assert.match(String(plain(r.inputs.adminUser)), /^root-\w+$/);
+                // Docker: the published API port, reached directly (no tunnel).
+                assert.deepEqual(r.inputs.reach, { address: "127.0.0.1:9000" }, r.name);
             }
         });
 
@@ -75,7 +89,7 @@ describe("object-store tier", () => {
     describe("AWS S3", () => {
         it("creates no MinIO resource, container, volume or image", async () => {
             const b = await build(S3);
-            assert.deepEqual(b.all.filter((r) => r.type.startsWith("minio:") || r.type === "pulumi:providers:minio"), []);
+            assert.deepEqual(b.all.filter((r) => r.type.startsWith("minio:") || r.type === "pulumi:providers:minio" || /^pulumi-nodejs:dynamic\/dataplatform:Minio/.test(r.type)), []);
             assert.deepEqual(b.ofType(T.container).filter((c) => c.name === "minio"), []);
             assert.deepEqual(b.ofType(T.volume).filter((v) => v.name.startsWith("minio")), []);
             assert.deepEqual(b.ofType(T.image).filter((i) => String(i.inputs.name).includes("minio")), []);

@@ -104,6 +104,40 @@ describe("the stack on kubernetes", () => {
         assert.equal((docker.stack.outputs as Record<string, unknown>).kubernetes, undefined);
     });
 
+    it("provisions MinIO, the topics, the supervisor and the dashboard through tunnels into the namespace; on Docker through the published ports", async () => {
+        const reaches = (b: Built) => {
+            const found: { type: string; reach: { address: string; via?: unknown } }[] = [];
+            const walk = (type: string, v: unknown): void => {
+                if (Array.isArray(v)) v.forEach((x) => walk(type, x));
+                else if (v !== null && typeof v === "object") {
+                    const o = v as Record<string, unknown>;
+                    if (typeof o.address === "string") found.push({ type, reach: o as { address: string; via?: unknown } });
+                    else Object.values(o).forEach((x) => walk(type, x));
+                }
+            };
+            for (const r of b.all.filter((x) => x.type.startsWith("pulumi-nodejs:dynamic/"))) walk(r.type.split(":").pop()!, plain(r.inputs));
+            return found;
+        };
+        const onCluster = reaches(await build(k8s()));
+        assert.deepEqual([...new Set(onCluster.map((f) => f.type))].sort(), [
+            "DruidKafkaSupervisor",
+            "KafkaTopic",
+            "MinioBucket",
+            "MinioPolicy",
+            "MinioPolicyAttachment",
+            "MinioUser",
+            "SupersetDashboards",
+        ]);
+        for (const f of onCluster) {
+            assert.deepEqual(f.reach.via, { namespace: "dataplatform-test", context: "kind-dataplatform" }, f.type);
+            assert.match(f.reach.address, /^[a-z][a-z0-9-]*:\d+$/, `${f.type}: a Service name, never a host address`);
+        }
+        for (const f of reaches(await build())) {
+            assert.equal(f.reach.via, undefined, f.type);
+            assert.match(f.reach.address, /^127\.0\.0\.1:\d+$/, f.type);
+        }
+    });
+
     it("serves each UI through an Ingress in ingress mode, and outputs its URL", async () => {
         const b = await build(k8s({ ingress: { className: "traefik", baseDomain: "data.example", controllerNamespace: "kube-system" } }));
         const out = await resolve(b.stack.outputs.kubernetes as { urls: Record<string, string> });

@@ -130,7 +130,7 @@ describe("Superset tier", () => {
         assert.deepEqual(leakedSecrets(dash.inputs), []);
         assert.ok(isSecretInput(dash.inputs.password));
         const inputs = plain(dash.inputs) as Record<string, unknown>;
-        assert.equal(inputs.url, "http://127.0.0.1:8089");
+        assert.deepEqual(inputs.web, { address: "127.0.0.1:8089" });
         assert.equal(inputs.username, ADMIN_USER);
         assert.deepEqual(inputs.database, { name: "Druid", sqlalchemyUri: "druid://druid-broker:8082/druid/v2/sql/" });
         assert.deepEqual((inputs.dataset as { table: string }).table, "viewing_aggregates");
