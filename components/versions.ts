@@ -30,6 +30,12 @@ export const versions = {
     node: "22.21.1",
     /** The Pulumi CLI the engine tests drive (built from the Go module proxy); users need this or newer. */
     pulumiCli: "3.274.1",
+    /** The control plane the Kubernetes platform is tested against (`npm run test:k8s`, built from the Go module proxy). */
+    kubernetes: "1.37.2",
+    /** The etcd server kubernetes 1.37.2 pins in its go.mod. */
+    etcd: "3.7.0",
+    /** Kubernetes WithOut Kubelet: fake nodes for the test control plane. */
+    kwok: "0.8.0",
 } as const;
 
 /** Pinned images, by the service family that uses them. Config may override a tag, never the table. */

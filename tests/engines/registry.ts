@@ -10,6 +10,7 @@ import { druid } from "./druid";
 import { flink } from "./flink";
 import { iceberg } from "./iceberg";
 import { kafka } from "./kafka";
+import { etcd, kubernetes, kwok } from "./kubernetes";
 import { minio } from "./minio";
 import { postgres } from "./postgres";
 import { pulumi } from "./pulumi";
@@ -28,6 +29,9 @@ export const engines: Engine[] = [
     druid,
     superset,
     pulumi,
+    etcd,
+    kubernetes,
+    kwok,
     minio,
 ];
 
@@ -55,4 +59,10 @@ export const suites: Record<string, string[]> = {
     "tests/integration/minio-admin.test.ts": ["minio"],
     // The real Pulumi CLI driving the provisioning resources against the engines they provision.
     "tests/pulumi/lifecycle.test.ts": ["pulumi", "kafka", "druid", "superset"],
+    // The stack's rendered Kubernetes objects, server-side applied to a real control plane with kwok nodes.
+    "tests/k8s/apply.test.ts": ["kwok", "kubernetes"],
+    // Provisioning tunnels: the topic provider through kubectl port-forward to a kwok pod that forwards to the real Kafka.
+    "tests/k8s/tunnel.test.ts": ["kwok", "kubernetes", "kafka"],
+    // kubectl port-forward through the API server to a kwok pod, whose PortForward object sends the port to the test.
+    "tests/k8s/port-forward.test.ts": ["kwok", "kubernetes"],
 };

@@ -1,0 +1,77 @@
+/**
+ * The stack's Kubernetes objects, rendered by the program itself under Pulumi's mocks (the same
+ * `program()` `pulumi up` runs, with `platform: kubernetes`): every `kubernetes:*` resource's
+ * inputs are its manifest (the SDK puts apiVersion and kind into them; secret wrappers are undone).
+ * Provider resources, images, buckets and the provisioning resources are not Kubernetes objects
+ * and are left out.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { installMocks, plain, PROJECT } from "../unit/mocks";
+installMocks();
+import { build } from "../unit/build";
+import type { KObject } from "./api";
+
+export interface RenderOptions {
+    /** The stack's namespace (each render gets its own, fresh one). */
+    namespace: string;
+    /** Other config keys (without the project prefix), e.g. { profile: "cluster" } or a stack file's (`stackConfig`); its `kubernetes` object is kept, namespace and storage class set here. */
+    config?: Record<string, string>;
+    /** Fields of the `kubernetes` config object besides the namespace. */
+    kubernetes?: Record<string, unknown>;
+}
+
+/** The StorageClass the tests create: claims bind to static PersistentVolumes, at once. */
+export const STORAGE_CLASS = "kwok-static";
+
+/**
+ * A stack file's config (`Pulumi.<stack>.yaml`) as build() takes it: the project's keys without
+ * the prefix, objects as JSON. Reads only what these files hold, scalars and one level of map
+ * (comments dropped); anything else throws rather than being misread.
+ */
+export function stackConfig(stack: string): Record<string, string> {
+    const file = path.join(__dirname, "..", "..", `Pulumi.${stack}.yaml`);
+    const config: Record<string, string> = {};
+    let object: { key: string; value: Record<string, string> } | undefined;
+    const close = () => {
+        if (object) config[object.key] = JSON.stringify(object.value);
+        object = undefined;
+    };
+    for (const raw of fs.readFileSync(file, "utf8").split("\n")) {
+        const line = raw.replace(/\s+#.*$/, "").replace(/^\s*#.*$/, "").trimEnd();
+        if (!line.trim() || line === "config:") continue;
+        const m = /^( +)([\w:.-]+):(?: (.*))?$/.exec(line);
+        if (!m) throw new Error(`${file}: cannot read "${raw}"`);
+        const [, indent, key, value] = m as unknown as [string, string, string, string | undefined];
+        const unquote = (v: string) => v.replace(/^"(.*)"$/, "$1").replace(/^'(.*)'$/, "$1");
+        if (indent.length === 2) {
+            close();
+            if (!key.startsWith(`${PROJECT}:`)) continue; // provider keys (aws:region) are not the stack's own
+            const name = key.slice(PROJECT.length + 1);
+            if (value === undefined) object = { key: name, value: {} };
+            else config[name] = unquote(value);
+        } else if (object && value !== undefined) {
+            object.value[key] = unquote(value);
+        } else {
+            throw new Error(`${file}: cannot read "${raw}"`);
+        }
+    }
+    close();
+    return config;
+}
+
+/** Every Kubernetes object the stack renders for the config, as plain JSON manifests. */
+export async function renderManifests(options: RenderOptions): Promise<KObject[]> {
+    const given = options.config?.kubernetes ? (JSON.parse(options.config.kubernetes) as Record<string, unknown>) : {};
+    const built = await build({
+        ...options.config,
+        platform: "kubernetes",
+        kubernetes: JSON.stringify({ registry: "localhost:5001", ...given, ...options.kubernetes, storageClass: STORAGE_CLASS, namespace: options.namespace }),
+    });
+    // A JSON round trip drops the keys the program left undefined, as the provider does.
+    const manifests = built.all.filter((r) => r.type.startsWith("kubernetes:")).map((r) => JSON.parse(JSON.stringify(plain(r.inputs))) as KObject);
+    for (const m of manifests) {
+        if (!m.apiVersion || !m.kind || !m.metadata?.name) throw new Error(`a rendered object without apiVersion, kind or name: ${JSON.stringify(m).slice(0, 300)}`);
+    }
+    return manifests;
+}
