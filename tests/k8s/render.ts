@@ -5,11 +5,10 @@
  * Provider resources, images, buckets and the provisioning resources are not Kubernetes objects
  * and are left out.
  */
-import * as fs from "node:fs";
-import * as path from "node:path";
-import { installMocks, plain, PROJECT } from "../unit/mocks";
+import { installMocks, plain } from "../unit/mocks";
 installMocks();
 import { build } from "../unit/build";
+export { stackConfig } from "../unit/build";
 import type { KObject } from "./api";
 
 export interface RenderOptions {
@@ -23,42 +22,6 @@ export interface RenderOptions {
 
 /** The StorageClass the tests create: claims bind to static PersistentVolumes, at once. */
 export const STORAGE_CLASS = "kwok-static";
-
-/**
- * A stack file's config (`Pulumi.<stack>.yaml`) as build() takes it: the project's keys without
- * the prefix, objects as JSON. Reads only what these files hold, scalars and one level of map
- * (comments dropped); anything else throws rather than being misread.
- */
-export function stackConfig(stack: string): Record<string, string> {
-    const file = path.join(__dirname, "..", "..", `Pulumi.${stack}.yaml`);
-    const config: Record<string, string> = {};
-    let object: { key: string; value: Record<string, string> } | undefined;
-    const close = () => {
-        if (object) config[object.key] = JSON.stringify(object.value);
-        object = undefined;
-    };
-    for (const raw of fs.readFileSync(file, "utf8").split("\n")) {
-        const line = raw.replace(/\s+#.*$/, "").replace(/^\s*#.*$/, "").trimEnd();
-        if (!line.trim() || line === "config:") continue;
-        const m = /^( +)([\w:.-]+):(?: (.*))?$/.exec(line);
-        if (!m) throw new Error(`${file}: cannot read "${raw}"`);
-        const [, indent, key, value] = m as unknown as [string, string, string, string | undefined];
-        const unquote = (v: string) => v.replace(/^"(.*)"$/, "$1").replace(/^'(.*)'$/, "$1");
-        if (indent.length === 2) {
-            close();
-            if (!key.startsWith(`${PROJECT}:`)) continue; // provider keys (aws:region) are not the stack's own
-            const name = key.slice(PROJECT.length + 1);
-            if (value === undefined) object = { key: name, value: {} };
-            else config[name] = unquote(value);
-        } else if (object && value !== undefined) {
-            object.value[key] = unquote(value);
-        } else {
-            throw new Error(`${file}: cannot read "${raw}"`);
-        }
-    }
-    close();
-    return config;
-}
 
 /** Every Kubernetes object the stack renders for the config, as plain JSON manifests. */
 export async function renderManifests(options: RenderOptions): Promise<KObject[]> {

@@ -1,6 +1,23 @@
 import { program } from "../../components/program";
 import { Stack } from "../../components/stack";
-import { plain, Recorded, resetResources, resources, setConfig } from "./mocks";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { plain, PROJECT, Recorded, resetResources, resources, setConfig } from "./mocks";
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const yaml = require("js-yaml") as { load(text: string): unknown };
+
+/**
+ * A stack file's config (`Pulumi.<stack>.yaml`) as build() takes it: the project's keys without
+ * their prefix, other namespaces' keys (aws:region) whole, structured values as JSON, which is
+ * how Pulumi hands them to the program.
+ */
+export function stackConfig(stack: string): Record<string, string> {
+    const file = yaml.load(fs.readFileSync(path.join(__dirname, "..", "..", `Pulumi.${stack}.yaml`), "utf8")) as { config: Record<string, unknown> };
+    return Object.fromEntries(
+        Object.entries(file.config).map(([k, v]) => [k.startsWith(`${PROJECT}:`) ? k.slice(PROJECT.length + 1) : k, typeof v === "string" ? v : JSON.stringify(v)]),
+    );
+}
 
 export interface Built {
     stack: Stack;
