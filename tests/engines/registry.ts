@@ -63,6 +63,8 @@ export const suites: Record<string, string[]> = {
     "tests/k8s/apply.test.ts": ["kwok", "kubernetes"],
     // Provisioning tunnels: the topic provider through kubectl port-forward to a kwok pod that forwards to the real Kafka.
     "tests/k8s/tunnel.test.ts": ["kwok", "kubernetes", "kafka"],
+    // The MinIO providers through the same tunnel, to a kwok pod that forwards to the real MinIO.
+    "tests/k8s/minio-tunnel.test.ts": ["kwok", "kubernetes", "minio"],
     // kubectl port-forward through the API server to a kwok pod, whose PortForward object sends the port to the test.
     "tests/k8s/port-forward.test.ts": ["kwok", "kubernetes"],
 };

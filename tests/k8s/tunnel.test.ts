@@ -16,35 +16,8 @@ import type { KubernetesVia, Reach } from "../../components/platform/types";
 import { withReach, withTunnels } from "../../components/shared/tunnel";
 import { procStat, waitUntil } from "../engines/lib";
 import { engine, stateFile } from "../engines/state";
-import { apply, type Cluster, clusterOf, get, list } from "./api";
-
-/** kubectl processes this test process started (what a tunnel left running). */
-function kubectls(): number[] {
-    return fs.readdirSync("/proc").filter((p) => /^\d+$/.test(p)).map(Number).filter((pid) => {
-        const stat = procStat(pid);
-        if (Number(stat?.[1]) !== process.pid) return false;
-        try {
-            return fs.readFileSync(`/proc/${pid}/comm`, "utf8").trim() === "kubectl";
-        } catch {
-            return false;
-        }
-    });
-}
-
-/** How many TCP connections this process holds to `port` on this host: a client that went around the tunnel. */
-function directConnections(port: number): number {
-    const ours = new Set(fs.readdirSync("/proc/self/fd").flatMap((fd) => {
-        try {
-            return [/^socket:\[(\d+)\]$/.exec(fs.readlinkSync(`/proc/self/fd/${fd}`))?.[1]].filter((i): i is string => i !== undefined);
-        } catch {
-            return [];
-        }
-    }));
-    const hex = port.toString(16).toUpperCase().padStart(4, "0");
-    return ["/proc/self/net/tcp", "/proc/self/net/tcp6"].flatMap((f) => fs.readFileSync(f, "utf8").split("\n").slice(1))
-        .map((line) => line.trim().split(/\s+/))
-        .filter((cols) => cols.length > 9 && cols[2]!.endsWith(`:${hex}`) && ours.has(cols[9]!)).length;
-}
+import { type Cluster, clusterOf } from "./api";
+import { connectionsDuring, kubectls, namespaceReady, serviceOnEngine } from "./fake-service";
 
 /** A kafkajs admin on `address` (a tunnel's local end) asked for the topic list: a real request through it. */
 async function listTopics(address: string): Promise<string[]> {
@@ -74,20 +47,9 @@ describe("provisioning tunnels through a real API server (kubectl port-forward t
         advertised = engine("kafka").endpoints.bootstrap!;
         broker = { address: "kafka-1:9094", via };
 
-        await apply(cluster, { apiVersion: "v1", kind: "Namespace", metadata: { name: namespace } });
-        await waitUntil(`ServiceAccount default in ${namespace}`, async () => (await list(cluster, "v1", "ServiceAccount", namespace)).length > 0, { timeoutMs: 120_000, intervalMs: 500 });
-        // The broker's pod and Service as the Kubernetes platform names them: kafka-1, the HOST listener's port.
-        const labels = { "app.kubernetes.io/name": "kafka-1" };
-        await apply(cluster, { apiVersion: "v1", kind: "Pod", metadata: { name: "kafka-1-0", namespace, labels }, spec: { automountServiceAccountToken: false, containers: [{ name: "kafka", image: "apache/kafka", ports: [{ containerPort: 9094, name: "host" }] }] } });
-        await apply(cluster, { apiVersion: "v1", kind: "Service", metadata: { name: "kafka-1", namespace }, spec: { selector: labels, ports: [{ name: "host", port: 9094, targetPort: 9094 }] } });
-        await waitUntil("pod kafka-1-0 Running", async () => ((await get(cluster, "v1", "Pod", namespace, "kafka-1-0")).status as { phase?: string }).phase === "Running", { timeoutMs: 180_000, intervalMs: 500 });
-        const kafkaPort = Number(advertised.slice(advertised.lastIndexOf(":") + 1));
-        await apply(cluster, {
-            apiVersion: "kwok.x-k8s.io/v1alpha1",
-            kind: "PortForward",
-            metadata: { name: "kafka-1-0", namespace },
-            spec: { forwards: [{ ports: [9094], target: { address: "127.0.0.1", port: kafkaPort } }] },
-        });
+        await namespaceReady(cluster, namespace);
+        // The broker's Service as the Kubernetes platform names it: kafka-1, the HOST listener's port.
+        await serviceOnEngine(cluster, namespace, "kafka-1", 9094, Number(advertised.slice(advertised.lastIndexOf(":") + 1)));
         // kwok picks the PortForward up from a watch: the first connections may find no rule yet.
         await waitUntil("Kafka answering through the tunnel", () => withReach([broker], async ([address]) => (await listTopics(address!)).length >= 0), { timeoutMs: 120_000, intervalMs: 1_000 });
     });
@@ -101,10 +63,6 @@ describe("provisioning tunnels through a real API server (kubectl port-forward t
 
     it("creates, reads, updates and deletes a topic through the tunnel, kafkajs sent from the advertised address to the tunnel", async () => {
         const provider = new TopicProvider();
-        // The broker is also reachable directly here: watch that kafkajs never goes around the tunnel.
-        const kafkaPort = Number(advertised.slice(advertised.lastIndexOf(":") + 1));
-        let around = 0;
-        const watch = setInterval(() => (around = Math.max(around, directConnections(kafkaPort))), 10);
         const state: TopicState = {
             brokers: [{ reach: broker, advertised }],
             name: `tunnelled-${randomUUID().slice(0, 8)}`,
@@ -112,15 +70,14 @@ describe("provisioning tunnels through a real API server (kubectl port-forward t
             replicationFactor: 1,
             config: { "retention.ms": "3600000" },
         };
-        try {
+        // The broker is also reachable directly here: watch that kafkajs never goes around the tunnel.
+        const around = await connectionsDuring(Number(advertised.slice(advertised.lastIndexOf(":") + 1)), async () => {
             await provider.create(state);
             const read = await provider.read(state.name, state);
             assert.deepEqual([read.props!.partitions, read.props!.config], [2, { "retention.ms": "3600000" }]);
             await provider.update(state.name, state, { ...state, partitions: 3 });
             assert.equal((await provider.read(state.name, state)).props!.partitions, 3);
-        } finally {
-            clearInterval(watch);
-        }
+        });
         assert.equal(around, 0, "kafkajs connected to the broker's advertised address directly");
         // Seen directly on the broker: the topic is real.
         assert.ok((await listTopics(advertised)).includes(state.name));
