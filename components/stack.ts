@@ -86,6 +86,17 @@ export function createPlatform(cfg: StackConfig): DockerPlatform | KubernetesPla
  * tests can build the stack under several configurations in one process.
  */
 export function buildStack(cfg: StackConfig): Stack {
+    if (cfg.eks) {
+        // components/cloud/eks is built and proven under mocks, but the stack does not create the
+        // cluster yet: a key that silently did nothing would be worse than this error.
+        throw new ConfigError([
+            {
+                key: `${cfg.project}:eks`,
+                value: JSON.stringify(cfg.eks),
+                message: "creating an EKS cluster is not part of the stack yet (ECR, workload identity and the wiring are still to come); deploy to an existing cluster with kubernetes.context instead",
+            },
+        ]);
+    }
     checkMemoryPlan(cfg);
     checkJars(cfg);
     const platform = createPlatform(cfg);

@@ -36,6 +36,11 @@ export const versions = {
     etcd: "3.7.0",
     /** Kubernetes WithOut Kubelet: fake nodes for the test control plane. */
     kwok: "0.8.0",
+    /**
+     * The EKS control plane the eks stack creates: the newest EKS minor (GA 28 Jan 2026, standard
+     * support to 27 Mar 2027, per AWS's EKS version calendar). Its managed add-ons and node AMI follow it.
+     */
+    eks: "1.35",
 } as const;
 
 /** Pinned images, by the service family that uses them. Config may override a tag, never the table. */

@@ -8,7 +8,7 @@ export { bucketDefaults, BucketKey, hostPortDefaults, HostPortKey } from "./sche
 export { profiles, ProfileName, tierNames, TierName } from "./profiles";
 
 /** The validated configuration every tier reads: raw keys plus the profile's resolved defaults. */
-export interface StackConfig extends Omit<RawStackConfig, "kafka" | "flink" | "images" | "kubernetes"> {
+export interface StackConfig extends Omit<RawStackConfig, "kafka" | "flink" | "images" | "kubernetes" | "eks"> {
     project: string;
     stack: string;
     sizing: Pick<Profile, "budgetMiB" | "tierMiB">;
@@ -17,6 +17,8 @@ export interface StackConfig extends Omit<RawStackConfig, "kafka" | "flink" | "i
     images: Record<ImageKey, string>;
     /** Set when platform is kubernetes, with the namespace resolved. */
     kubernetes?: Omit<NonNullable<RawStackConfig["kubernetes"]>, "namespace"> & { namespace: string };
+    /** Set when the stack creates an EKS cluster, with the region and desired count resolved. */
+    eks?: Omit<NonNullable<RawStackConfig["eks"]>, "region" | "desiredNodes"> & { region: string; desiredNodes: number };
     isEnabled(tier: TierName): boolean;
 }
 
@@ -50,7 +52,8 @@ function valueAt(root: unknown, path: PropertyKey[]): unknown {
  * Parses the project's config map as Pulumi hands it over (`<project>:<key>` -> string; structured
  * values arrive as JSON). Keys of other namespaces (aws:, docker:) are left to their providers,
  * except aws:region, which stands in for s3.region, and kubernetes:context and kubernetes:kubeconfig,
- * which stand in for kubernetes.context and kubernetes.kubeconfig.
+ * which stand in for kubernetes.context and kubernetes.kubeconfig. aws:region also stands in for
+ * eks.region when the eks key is set.
  */
 export function parseStackConfig(raw: Record<string, string>, project: string, stack: string): StackConfig {
     const input: Record<string, unknown> = {};
@@ -68,6 +71,8 @@ export function parseStackConfig(raw: Record<string, string>, project: string, s
     }
     const awsRegion = raw["aws:region"];
     if (awsRegion && input.s3 === undefined) input.s3 = { region: awsRegion };
+    const eks = input.eks as Record<string, unknown> | undefined;
+    if (awsRegion && typeof eks === "object" && eks !== null && !Array.isArray(eks) && eks.region === undefined) input.eks = { ...eks, region: awsRegion };
 
     if (input.platform === "kubernetes") {
         const k8s = (input.kubernetes ?? {}) as Record<string, unknown>;
@@ -138,6 +143,7 @@ function resolve(cfg: RawStackConfig, project: string, stack: string): StackConf
         },
         images: { ...images, ...(Object.fromEntries(Object.entries(cfg.images).filter(([, v]) => v)) as Partial<Record<ImageKey, string>>) },
         kubernetes: cfg.platform === "kubernetes" ? { ...cfg.kubernetes, namespace: cfg.kubernetes?.namespace ?? `${project}-${stack}` } : undefined,
+        eks: cfg.eks ? { ...cfg.eks, region: cfg.eks.region!, desiredNodes: cfg.eks.desiredNodes ?? cfg.eks.minNodes } : undefined,
         isEnabled: (tier) => (tier === "objectStore" ? true : cfg.tiers[tier]),
     };
 }

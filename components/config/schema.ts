@@ -5,6 +5,7 @@ import { druidConfigSchema } from "../druid/config";
 import { pipelineConfigSchema } from "../pipeline/config";
 import { supersetConfigSchema } from "../superset/config";
 import { profileNames, profiles, TierName } from "./profiles";
+import { allocatableMiB, instanceTypeNames, instanceTypes, InstanceType, systemReserveMiB } from "../cloud/eks/instances";
 
 /**
  * Host ports published by each service, with the tier that owns them: the one table of ports.
@@ -116,6 +117,46 @@ export const kubernetesConfigSchema = z.strictObject({
         .optional(),
 });
 
+const awsRegion = z.string().regex(/^[a-z]{2}(-gov)?-[a-z]+-\d$/, "expected an AWS region such as eu-west-1");
+
+const cidrMessage = "expected an IPv4 CIDR block such as 203.0.113.0/24";
+/** An IPv4 CIDR block with no host bits set, the form EKS stores (and compares on every update). */
+const cidr = z
+    .string()
+    .regex(/^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}\/(3[0-2]|[12]?\d)$/, cidrMessage)
+    .superRefine((block, ctx) => {
+        const [ip, bits] = block.split("/") as [string, string];
+        const addr = ip.split(".").reduce((a, o) => a * 256 + Number(o), 0);
+        const size = 2 ** (32 - Number(bits));
+        const network = addr - (addr % size);
+        if (network !== addr) {
+            const canonical = [24, 16, 8, 0].map((s) => Math.floor(network / 2 ** s) % 256).join(".");
+            ctx.addIssue({ code: "custom", input: block, message: `${cidrMessage}, with no host bits set: ${canonical}/${bits}` });
+        }
+    });
+
+const nodeCount = (what: string) => z.number().int().min(1, `expected 1 to 100 ${what}`).max(100, `expected 1 to 100 ${what}`);
+
+/**
+ * The EKS cluster the stack creates. Defaults are sized for the cluster profile (three nodes of
+ * 16 GiB, one per zone) and keep the API endpoint private.
+ */
+export const eksConfigSchema = z.strictObject({
+    /** aws:region stands in when unset. */
+    region: awsRegion.optional(),
+    /** Three by default: the cluster profile's three Kafka brokers and controllers then each have a zone, so a zone outage keeps a quorum. */
+    availabilityZones: z.number().int().min(2, "expected 2 or 3 availability zones: EKS needs subnets in at least two").max(3, "expected 2 or 3 availability zones").default(3),
+    /** One NAT gateway unless perZone: cheaper, at the price of private subnets losing egress while its zone is down. */
+    natGateways: z.enum(["single", "perZone"]).default("single"),
+    instanceType: z.enum(instanceTypeNames).default("m6i.xlarge"),
+    minNodes: nodeCount("minimum nodes").default(3),
+    maxNodes: nodeCount("maximum nodes").default(6),
+    /** minNodes when unset. */
+    desiredNodes: nodeCount("desired nodes").optional(),
+    /** Networks that may reach the cluster's API over the internet; none (private endpoint only) when unset. */
+    publicAccessCidrs: z.array(cidr).default([]),
+});
+
 export const stackConfigSchema = z
     .strictObject({
         platform: z.enum(["docker", "kubernetes"]).default("docker"),
@@ -144,6 +185,7 @@ export const stackConfigSchema = z
         superset: supersetConfigSchema,
         pipeline: pipelineConfigSchema,
         kubernetes: kubernetesConfigSchema.optional(),
+        eks: eksConfigSchema.optional(),
     })
     .superRefine((cfg, ctx) => {
         if (cfg.objectStore === "s3" && !cfg.s3.region) {
@@ -154,6 +196,7 @@ export const stackConfigSchema = z
                 message: "required when objectStore is s3 (set s3.region or aws:region)",
             });
         }
+        if (cfg.eks) eksProblems(cfg, ctx);
         if (cfg.platform !== "kubernetes" && cfg.kubernetes !== undefined) {
             ctx.addIssue({ code: "custom", path: ["kubernetes"], input: cfg.kubernetes, message: "applies only when platform is kubernetes" });
         }
@@ -228,5 +271,51 @@ export const stackConfigSchema = z
             } else names.set(cfg.buckets[key], key);
         }
     });
+
+type Ctx = z.core.$RefinementCtx<{ platform: string; profile: keyof typeof profiles; eks?: z.infer<typeof eksConfigSchema> }>;
+
+/** Cross-key checks of the eks key: where it applies, the node counts and whether the nodes hold the profile. */
+function eksProblems(cfg: { platform: string; profile: keyof typeof profiles; eks?: z.infer<typeof eksConfigSchema> }, ctx: Ctx): void {
+    const eks = cfg.eks!;
+    if (cfg.platform !== "kubernetes") {
+        ctx.addIssue({ code: "custom", path: ["eks"], input: eks, message: "applies only when platform is kubernetes: the eks cluster runs the Kubernetes platform" });
+    }
+    if (!eks.region) {
+        ctx.addIssue({ code: "custom", path: ["eks", "region"], input: undefined, message: "required: the AWS region to create the cluster in (set eks.region or aws:region), such as eu-west-1" });
+    }
+    const desired = eks.desiredNodes ?? eks.minNodes;
+    if (eks.minNodes > eks.maxNodes) {
+        ctx.addIssue({ code: "custom", path: ["eks", "minNodes"], input: eks.minNodes, message: `expected at most eks.maxNodes (${eks.maxNodes})` });
+    } else if (desired < eks.minNodes || desired > eks.maxNodes) {
+        ctx.addIssue({
+            code: "custom",
+            path: ["eks", eks.desiredNodes === undefined ? "minNodes" : "desiredNodes"],
+            input: eks.desiredNodes ?? eks.minNodes,
+            message: `expected desired nodes from eks.minNodes (${eks.minNodes}) to eks.maxNodes (${eks.maxNodes})`,
+        });
+    } else {
+        // Desired, not max: a managed node group runs its desired count and nothing here scales it
+        // up, so the containers must fit what actually runs.
+        const budget = profiles[cfg.profile].budgetMiB;
+        const type = eks.instanceType as InstanceType;
+        const holds = desired * allocatableMiB(type);
+        if (holds < budget) {
+            const needed = Math.ceil(budget / allocatableMiB(type));
+            // The same family first: a change of size keeps the CPU-to-memory ratio the user picked.
+            const family = (t: string) => t.split(".")[0];
+            const bigger = instanceTypeNames
+                .filter((t) => desired * allocatableMiB(t) >= budget && instanceTypes[t].memoryMiB > instanceTypes[type].memoryMiB)
+                .sort((a, b) => Number(family(a) !== family(type)) - Number(family(b) !== family(type)) || instanceTypes[a].memoryMiB - instanceTypes[b].memoryMiB);
+            ctx.addIssue({
+                code: "custom",
+                path: ["eks", "instanceType"],
+                input: eks.instanceType,
+                message:
+                    `${desired} × ${type} (${instanceTypes[type].memoryMiB} MiB, less a ${systemReserveMiB(type)} MiB system reserve each) hold ${holds} MiB of containers; ` +
+                    `the ${cfg.profile} profile needs ${budget} MiB: use ${needed} or more nodes (eks.desiredNodes), or an instance type such as ${bigger.slice(0, 4).join(", ")}`,
+            });
+        }
+    }
+}
 
 export type RawStackConfig = z.infer<typeof stackConfigSchema>;

@@ -34,6 +34,19 @@ function computed(type: string, name: string, inputs: Record<string, unknown>): 
             return { arn: `arn:aws:s3:::${inputs.bucket}` };
         case "aws:iam/policy:Policy":
             return { arn: `arn:aws:iam::123456789012:policy/${name}` };
+        case "aws:iam/role:Role":
+            return { arn: `arn:aws:iam::123456789012:role/${name}`, name };
+        case "aws:kms/key:Key":
+            return { arn: `arn:aws:kms:eu-west-1:123456789012:key/${name}` };
+        case "aws:ec2/launchTemplate:LaunchTemplate":
+            return { latestVersion: 1 };
+        case "aws:eks/cluster:Cluster":
+            return {
+                name,
+                endpoint: `https://${name}.gr7.eu-west-1.eks.amazonaws.com`,
+                certificateAuthority: { data: "Q0EtREFUQQ==" },
+                identities: [{ oidcs: [{ issuer: `https://oidc.eks.eu-west-1.amazonaws.com/id/${name}` }] }],
+            };
         case "aws:iam/accessKey:AccessKey":
             return { secret: `${SECRET_MARK}${name}` };
         default:
@@ -61,7 +74,15 @@ export function installMocks(): void {
                 registered.push({ type: args.type, name: args.name, inputs });
                 return { id: `${args.name}-id`, state: { ...inputs, ...computed(args.type, args.name, inputs) } };
             },
-            call: (args) => args.inputs,
+            call: (args) => {
+                switch (args.token) {
+                    // Three zones, as most regions have; the opt-in filter is what the program must pass.
+                    case "aws:index/getAvailabilityZones:getAvailabilityZones":
+                        return { ...args.inputs, names: ["eu-west-1a", "eu-west-1b", "eu-west-1c"], zoneIds: ["euw1-az1", "euw1-az2", "euw1-az3"] };
+                    default:
+                        return args.inputs;
+                }
+            },
         },
         PROJECT,
         STACK,
