@@ -186,6 +186,16 @@ export async function adminCall(address: string, conn: Pick<MinioConnection, "ad
     throw new MinioAdminError(`${what}: MinIO at ${address} answered HTTP ${response.status}${code ? ` ${code}` : ""}: ${message}`, response.status, code);
 }
 
+/** adminCall, with MinIO's "no such ..." answer (`missing`, e.g. XMinioAdminNoSuchUser) as undefined: the object is gone. */
+async function adminCallIfPresent(missing: string, ...call: Parameters<typeof adminCall>): Promise<Buffer | undefined> {
+    try {
+        return await adminCall(...call);
+    } catch (e) {
+        if (e instanceof MinioAdminError && e.code === missing) return undefined;
+        throw e;
+    }
+}
+
 /** Runs `fn` with MinIO's address as reachable from here (a tunnel on Kubernetes), for one operation. */
 function onMinio<T>(conn: MinioConnection, fn: (address: string) => Promise<T>): Promise<T> {
     return withReach([conn.reach], ([address]) => fn(address!));
@@ -424,13 +434,9 @@ export class PolicyProvider implements pulumi.dynamic.ResourceProvider<PolicySta
     async read(id: string, props?: PolicyState): Promise<pulumi.dynamic.ReadResult<PolicyState>> {
         if (!props?.reach) throw new Error(`policy ${id}: reading needs MinIO's reach and admin login from the state (import is not supported)`);
         return onMinio(props, async (address) => {
-            let live: string;
-            try {
-                live = (await adminCall(address, props, `reading policy ${id}`, { method: "GET", path: "/info-canned-policy", query: { name: id } })).toString("utf8");
-            } catch (e) {
-                if (e instanceof MinioAdminError && e.code === "XMinioAdminNoSuchPolicy") return {};
-                throw e;
-            }
+            const found = await adminCallIfPresent("XMinioAdminNoSuchPolicy", address, props, `reading policy ${id}`, { method: "GET", path: "/info-canned-policy", query: { name: id } });
+            if (!found) return {};
+            const live = found.toString("utf8");
             // The state keeps our text while the meaning is the same, so a refresh changes nothing.
             return { id, props: { ...props, name: id, policy: samePolicy(live, props.policy) ? props.policy : live } };
         });
@@ -438,11 +444,7 @@ export class PolicyProvider implements pulumi.dynamic.ResourceProvider<PolicySta
 
     async delete(id: string, props: PolicyState): Promise<void> {
         await onMinio(props, async (address) => {
-            try {
-                await adminCall(address, props, `deleting policy ${id}`, { method: "DELETE", path: "/remove-canned-policy", query: { name: id } });
-            } catch (e) {
-                if (!(e instanceof MinioAdminError && e.code === "XMinioAdminNoSuchPolicy")) throw e;
-            }
+            await adminCallIfPresent("XMinioAdminNoSuchPolicy", address, props, `deleting policy ${id}`, { method: "DELETE", path: "/remove-canned-policy", query: { name: id } });
         });
     }
 }
@@ -460,12 +462,8 @@ export interface UserState extends MinioConnection {
 
 /** MinIO's user-info, or undefined when there is no such user. */
 async function userInfo(address: string, conn: MinioConnection, name: string): Promise<{ status?: string; policyName?: string } | undefined> {
-    try {
-        return JSON.parse((await adminCall(address, conn, `reading user ${name}`, { method: "GET", path: "/user-info", query: { accessKey: name } })).toString("utf8"));
-    } catch (e) {
-        if (e instanceof MinioAdminError && e.code === "XMinioAdminNoSuchUser") return undefined;
-        throw e;
-    }
+    const found = await adminCallIfPresent("XMinioAdminNoSuchUser", address, conn, `reading user ${name}`, { method: "GET", path: "/user-info", query: { accessKey: name } });
+    return found && JSON.parse(found.toString("utf8"));
 }
 
 async function putUser(state: UserState): Promise<void> {
@@ -517,11 +515,7 @@ export class UserProvider implements pulumi.dynamic.ResourceProvider<UserState, 
 
     async delete(id: string, props: UserState): Promise<void> {
         await onMinio(props, async (address) => {
-            try {
-                await adminCall(address, props, `deleting user ${id}`, { method: "DELETE", path: "/remove-user", query: { accessKey: id } });
-            } catch (e) {
-                if (!(e instanceof MinioAdminError && e.code === "XMinioAdminNoSuchUser")) throw e;
-            }
+            await adminCallIfPresent("XMinioAdminNoSuchUser", address, props, `deleting user ${id}`, { method: "DELETE", path: "/remove-user", query: { accessKey: id } });
         });
     }
 }

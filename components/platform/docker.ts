@@ -1,6 +1,6 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { DeployedService, healthTiming, internalEndpoints, Platform, ServiceSpec } from "./types";
+import { DeployedService, healthTiming, internalEndpoints, Platform, publishedEndpoints, ServiceSpec } from "./types";
 
 export interface DockerPlatformArgs {
     /** Prefix for container, network and volume names, so two stacks can share one Docker host. */
@@ -88,9 +88,7 @@ export class DockerPlatform extends pulumi.ComponentResource implements Platform
                 deleteBeforeReplace: true,
             },
         );
-        const published: Record<string, string> = Object.fromEntries(
-            (spec.ports ?? []).filter((p) => p.hostPort !== undefined).map((p) => [p.name, `${this.hostAddress}:${p.hostPort}`]),
-        );
+        const published = publishedEndpoints(spec, this.hostAddress);
         return {
             name: spec.name,
             tier: spec.tier,

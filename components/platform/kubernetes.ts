@@ -1,7 +1,8 @@
 import { createHash } from "crypto";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { DEFAULT_VOLUME_GIB, DeployedService, FileSpec, healthTiming, ImageRegistry, internalEndpoints, KubernetesVia, Platform, PortSpec, ServiceSpec } from "./types";
+import { kubeconfigArgs } from "../shared/tunnel";
+import { DEFAULT_VOLUME_GIB, DeployedService, FileSpec, healthTiming, ImageRegistry, internalEndpoints, KubernetesVia, Platform, PortSpec, publishedEndpoints, ServiceSpec } from "./types";
 
 import Input = k8s.types.input.core.v1;
 
@@ -281,7 +282,7 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
             ready: workload,
             internal: internalEndpoints(spec),
             // Nothing is published on a cluster: these are where the `access` port-forward commands listen.
-            published: Object.fromEntries(ports.filter((p) => p.hostPort !== undefined).map((p) => [p.name, `${this.hostAddress}:${p.hostPort}`])),
+            published: publishedEndpoints(spec, this.hostAddress),
             reach: Object.fromEntries(Object.entries(internalEndpoints(spec)).map(([port, address]) => [port, { address, via: this.via }])),
         };
     }
@@ -361,9 +362,7 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
         const http = published.filter((p) => (p.protocol ?? "http") === "http");
         const ingress = this.args.ingress;
         for (const p of published) {
-            const context = this.args.context ? ` --context ${this.args.context}` : "";
-            const kubeconfig = this.args.kubeconfig ? ` --kubeconfig ${this.args.kubeconfig}` : "";
-            const portForward = `kubectl${kubeconfig}${context} port-forward -n ${this.args.namespace} svc/${spec.name} ${p.hostPort}:${p.containerPort}`;
+            const portForward = ["kubectl", ...kubeconfigArgs(this.via), "port-forward", "-n", this.via.namespace, `svc/${spec.name}`, `${p.hostPort}:${p.containerPort}`].join(" ");
             if (!ingress || !http.includes(p)) {
                 this.access.push({ service: spec.name, port: p.name, portForward });
                 continue;

@@ -124,6 +124,11 @@ export interface KubernetesVia {
     kubeconfig?: string;
 }
 
+/** `<hostAddress>:<hostPort>` by port name, for the ports a spec publishes (a hostPort). */
+export function publishedEndpoints(spec: Pick<ServiceSpec, "ports">, hostAddress: string): Record<string, string> {
+    return Object.fromEntries((spec.ports ?? []).filter((p) => p.hostPort !== undefined).map((p) => [p.name, `${hostAddress}:${p.hostPort}`]));
+}
+
 export interface DeployedService {
     name: string;
     /** host:port inside the platform network, by port name. */

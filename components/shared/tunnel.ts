@@ -60,12 +60,16 @@ export function describeReach(reach: Reach): string {
     return reach.via ? describeVia(reach.address, reach.via) : reach.address;
 }
 
+/** kubectl's flags for the cluster a `via` names: what the tunnels and the port-forward commands of the outputs share. */
+export function kubeconfigArgs(via: KubernetesVia): string[] {
+    return [...(via.kubeconfig ? ["--kubeconfig", via.kubeconfig] : []), ...(via.context ? ["--context", via.context] : [])];
+}
+
 /** The kubectl arguments that forward a free local port on 127.0.0.1 to a Service's port. */
 export function portForwardArgs(address: string, via: KubernetesVia): string[] {
     const { service, port } = serviceAndPort(address);
     return [
-        ...(via.kubeconfig ? ["--kubeconfig", via.kubeconfig] : []),
-        ...(via.context ? ["--context", via.context] : []),
+        ...kubeconfigArgs(via),
         "port-forward",
         "-n",
         via.namespace,

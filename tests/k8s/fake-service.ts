@@ -6,7 +6,7 @@
  */
 import * as fs from "node:fs";
 import { procStat, waitUntil } from "../engines/lib";
-import { apply, type Cluster, get, list } from "./api";
+import { apply, type Cluster, get, type KObject, list } from "./api";
 
 /** A namespace whose pods can start: the controller-manager has made its default ServiceAccount. */
 export async function namespaceReady(cluster: Cluster, namespace: string): Promise<void> {
@@ -21,10 +21,15 @@ export async function serviceOnEngine(cluster: Cluster, namespace: string, name:
     await apply(cluster, { apiVersion: "v1", kind: "Pod", metadata: { name: pod, namespace, labels }, spec: { automountServiceAccountToken: false, containers: [{ name, image: name, ports: [{ containerPort: port }] }] } });
     await apply(cluster, { apiVersion: "v1", kind: "Service", metadata: { name, namespace }, spec: { selector: labels, ports: [{ port, targetPort: port }] } });
     await waitUntil(`pod ${pod} Running`, async () => ((await get(cluster, "v1", "Pod", namespace, pod)).status as { phase?: string }).phase === "Running", { timeoutMs: 180_000, intervalMs: 500 });
-    await apply(cluster, {
+    await forwardPodPort(cluster, namespace, pod, port, target);
+}
+
+/** Forwards `port` of the pod `name` (in `namespace`) to 127.0.0.1:`target`, through kwok's PortForward object, named and namespaced like the pod. */
+export function forwardPodPort(cluster: Cluster, namespace: string, name: string, port: number, target: number): Promise<KObject> {
+    return apply(cluster, {
         apiVersion: "kwok.x-k8s.io/v1alpha1",
         kind: "PortForward",
-        metadata: { name: pod, namespace },
+        metadata: { name, namespace },
         spec: { forwards: [{ ports: [port], target: { address: "127.0.0.1", port: target } }] },
     });
 }

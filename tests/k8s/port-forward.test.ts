@@ -8,24 +8,15 @@
  *   { apiVersion: "kwok.x-k8s.io/v1alpha1", kind: "PortForward",
  *     metadata: { name: <pod>, namespace: <namespace> },
  *     spec: { forwards: [{ ports: [<containerPort>], target: { address: "127.0.0.1", port: <local server port> } }] } }
- * (`forwardPodPort` below).
+ * (`forwardPodPort` in fake-service.ts).
  */
 import { strict as assert } from "assert";
 import { type ChildProcess, spawn } from "node:child_process";
 import * as net from "node:net";
-import { apply, type Cluster, clusterOf, get, type KObject, list } from "./api";
+import { apply, type Cluster, clusterOf, get } from "./api";
+import { forwardPodPort, namespaceReady } from "./fake-service";
 import { engine } from "../engines/state";
 import { waitUntil } from "../engines/lib";
-
-/** Forwards `port` of the pod `name` (in `namespace`) to 127.0.0.1:`target`, through kwok. */
-export function forwardPodPort(cluster: Cluster, namespace: string, name: string, port: number, target: number): Promise<KObject> {
-    return apply(cluster, {
-        apiVersion: "kwok.x-k8s.io/v1alpha1",
-        kind: "PortForward",
-        metadata: { name, namespace },
-        spec: { forwards: [{ ports: [port], target: { address: "127.0.0.1", port: target } }] },
-    });
-}
 
 /** A TCP server answering each chunk with `echo:` + the chunk; `sockets` are its open connections (kwok may hold them open). */
 function echoServer(): Promise<{ server: net.Server; sockets: Set<net.Socket> }> {
@@ -83,9 +74,7 @@ describe("kubectl port-forward through the API server to a kwok pod", function (
         const k = engine("kubernetes");
         cluster = clusterOf(k);
         ({ server, sockets } = await echoServer());
-        await apply(cluster, { apiVersion: "v1", kind: "Namespace", metadata: { name: namespace } });
-        // Pods need the namespace's default ServiceAccount, which the controller-manager makes.
-        await waitUntil(`ServiceAccount default in ${namespace}`, async () => (await list(cluster, "v1", "ServiceAccount", namespace)).length > 0, { timeoutMs: 120_000, intervalMs: 500 });
+        await namespaceReady(cluster, namespace);
         const labels = { app: pod };
         await apply(cluster, { apiVersion: "v1", kind: "Pod", metadata: { name: pod, namespace, labels }, spec: { automountServiceAccountToken: false, containers: [{ name: "app", image: "busybox", ports: [{ containerPort: 8080, name: "http" }] }] } });
         await apply(cluster, { apiVersion: "v1", kind: "Service", metadata: { name: pod, namespace }, spec: { selector: labels, ports: [{ name: "http", port: 80, targetPort: 8080 }] } });
