@@ -122,17 +122,41 @@ export class NoAnswer extends Error {}
  * just as the next request goes out on it ("fetch failed", seen in CI while the provider polled
  * for the datasource every 5 s). A POST is not repeated here; `createOnce` first looks for what
  * it may have created.
+ *
+ * A 429 is different: Superset's limiter (RATELIMIT_APPLICATION, "50 per second" per client in
+ * production mode; 5 per second on login) refuses before the view runs, so any method, a POST
+ * too, is sent again once the window has passed. A fast machine reading a dashboard's objects
+ * one after another hit it in CI. The wait is the answer's Retry-After when it has one, else
+ * one window plus jitter, and gives up after a minute of refusals with Superset's own message.
  */
 async function exchange(url: string, init: RequestInit, what: string, repeatable: boolean): Promise<Response> {
-    for (let attempt = 1; ; attempt++) {
+    const limitedSince = Date.now();
+    for (let attempt = 1, limited = 0; ; ) {
+        let response: Response;
         try {
-            return await fetch(url, { ...init, signal: AbortSignal.timeout(120_000) });
+            response = await fetch(url, { ...init, signal: AbortSignal.timeout(120_000) });
         } catch (e) {
             const reason = e instanceof Error ? `${e.message}${e.cause instanceof Error ? ` (${e.cause.message})` : ""}` : String(e);
             if (!repeatable || attempt >= 3) throw new NoAnswer(`Superset ${what}: no answer after ${attempt} attempt(s): ${reason}`);
-            await new Promise((r) => setTimeout(r, 1000 * attempt));
+            await sleep(1000 * attempt++);
+            continue;
         }
+        if (response.status !== 429 || Date.now() - limitedSince > RATE_LIMIT_PATIENCE_MS) return response;
+        await response.body?.cancel();
+        await sleep(retryAfterMs(response.headers.get("retry-after"), ++limited));
     }
+}
+
+/** How long exchange() keeps resending a request Superset's rate limiter refuses. */
+export const RATE_LIMIT_PATIENCE_MS = 60_000;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Retry-After in seconds (what flask-limiter sends), else one 1-second window, longer each time, with jitter so parallel callers spread out. */
+export function retryAfterMs(header: string | null, refusals: number): number {
+    const seconds = header !== null && /^\d+$/.test(header.trim()) ? Number(header) : undefined;
+    const base = seconds !== undefined ? seconds * 1000 : Math.min(1000 * refusals, 5000);
+    return Math.max(base, 200) + Math.floor(Math.random() * 250);
 }
 
 /**
@@ -339,7 +363,7 @@ async function waitForTable(s: Session, databaseId: number, table: string, secon
             const last = r.status === 200 ? "" : ` (Superset's last answer: HTTP ${r.status} ${JSON.stringify(r.body.message ?? r.body).slice(0, 300)})`;
             throw new Error(`Druid does not serve the datasource ${table} after ${seconds} s: its ingestion has produced no rows yet${last}. Start the pipeline, then run pulumi up again.`);
         }
-        await new Promise((r) => setTimeout(r, 5000));
+        await sleep(5000);
     }
 }
 

@@ -10,7 +10,7 @@ import { DockerPlatform } from "../../components/platform/docker";
 import { ADMIN_USER, CONFIG_PATH, gunicornSizing, supersetConfigPy, supersetInitSteps, SupersetTier, supersetMemoryPlan } from "../../components/superset";
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
-import { findIds, login, NoAnswer, Session } from "../../components/superset/dashboards";
+import { findIds, login, NoAnswer, retryAfterMs, Session } from "../../components/superset/dashboards";
 import { images } from "../../components/versions";
 import { build, Built, env, T } from "./build";
 
@@ -242,5 +242,43 @@ describe("Superset requests that get no answer (a connection closed under the re
         } finally {
             await dropping.close();
         }
+    });
+});
+
+describe("Superset's rate limiter (429 Too Many Requests)", () => {
+    it("sends a refused request again, a POST too, after the answer's Retry-After", async () => {
+        const seen: string[] = [];
+        const server = http.createServer((req, res) => {
+            seen.push(`${req.method} ${req.url}`);
+            res.setHeader("content-type", "application/json");
+            if (req.url === "/api/v1/chart/" && seen.filter((k) => k === "POST /api/v1/chart/").length === 1) {
+                res.statusCode = 429;
+                res.setHeader("retry-after", "1");
+                res.end(JSON.stringify({ errors: [{ message: "429 Too Many Requests: 50 per 1 second" }] }));
+                return;
+            }
+            if (req.url === "/api/v1/security/csrf_token/") res.setHeader("set-cookie", "session=s; Path=/");
+            res.end(JSON.stringify(req.url === "/api/v1/security/login" ? { access_token: "t" } : req.url === "/api/v1/security/csrf_token/" ? { result: "c" } : { id: 7 }));
+        });
+        await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+        try {
+            const s = await login(`http://127.0.0.1:${(server.address() as AddressInfo).port}`, "u", "p");
+            const started = Date.now();
+            assert.deepEqual(await s.call("POST", "/api/v1/chart/", { slice_name: "x" }), { status: 200, body: { id: 7 } });
+            assert.ok(Date.now() - started >= 1000, `sent again after ${Date.now() - started} ms, before Retry-After's 1 s`);
+            assert.equal(seen.filter((k) => k === "POST /api/v1/chart/").length, 2);
+        } finally {
+            await new Promise((r) => server.close(r));
+        }
+    });
+
+    it("waits Retry-After when given, else one window longer per refusal up to 5 s, never less than 200 ms", () => {
+        const within = (ms: number, lo: number) => assert.ok(ms >= lo && ms < lo + 250, `${ms} not in [${lo}, ${lo + 250})`);
+        within(retryAfterMs("3", 1), 3000);
+        within(retryAfterMs(null, 1), 1000);
+        within(retryAfterMs(null, 4), 4000);
+        within(retryAfterMs(null, 9), 5000);
+        within(retryAfterMs("0", 1), 200);
+        within(retryAfterMs("Wed, 21 Oct 2026 07:28:00 GMT", 2), 2000);
     });
 });
