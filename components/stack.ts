@@ -2,6 +2,8 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigError, StackConfig, TierName } from "./config";
 import { jarProblems } from "../jars/verify";
+import { EksCluster } from "./cloud/eks";
+import { EcrRegistry } from "./cloud/eks/registry";
 import { DruidTier, druidMemoryPlan } from "./druid";
 import { FlinkTier, flinkMemoryPlan } from "./flink";
 import { KafkaTier, kafkaMemoryPlan } from "./kafka";
@@ -64,10 +66,37 @@ export function checkMemoryPlan(cfg: StackConfig): void {
     if (problems.length > 0) throw new ConfigError(problems);
 }
 
+/** The cluster and registry the stack creates on AWS (kubernetes.cluster eks). */
+export interface EksCloud {
+    cluster: EksCluster;
+    registry: EcrRegistry;
+}
+
+/** The EKS cluster and its ECR registry, before any tier: the platform runs on them. */
+export function createEksCloud(cfg: StackConfig): EksCloud {
+    const cluster = new EksCluster("eks", { cfg, memoryPlan: memoryPlan(cfg) });
+    const registry = new EcrRegistry("ecr", { prefix: `${cfg.project}-${cfg.stack}`, provider: cluster.awsProvider, parent: cluster });
+    return { cluster, registry };
+}
+
 /** The one place that knows which platform runs the tiers. */
-export function createPlatform(cfg: StackConfig): DockerPlatform | KubernetesPlatform {
+export function createPlatform(cfg: StackConfig, cloud?: EksCloud): DockerPlatform | KubernetesPlatform {
     const k = cfg.kubernetes;
     if (cfg.platform !== "kubernetes" || !k) return new DockerPlatform("platform", { prefix: `${cfg.project}-${cfg.stack}`, bindAddress: cfg.bindAddress });
+    if (cloud) {
+        // Everything of the platform on the cluster the stack made: its provider, storage class,
+        // registry, kubeconfig (for the provisioning tunnels) and pod identities.
+        const { cluster, registry } = cloud;
+        return new KubernetesPlatform("platform", {
+            namespace: k.namespace,
+            storageClass: cluster.storageClassName,
+            provider: cluster.provider,
+            kubeconfigData: cluster.kubeconfig,
+            registry,
+            ingress: k.ingress,
+            bindIdentity: (account, parent) => cluster.bindIdentity(account, parent),
+        });
+    }
     // Every Kubernetes object goes through this provider, so the stack never follows whatever context happens to be current.
     const provider = new k8s.Provider("kubernetes", { context: k.context, kubeconfig: k.kubeconfig });
     return new KubernetesPlatform("platform", {
@@ -86,20 +115,10 @@ export function createPlatform(cfg: StackConfig): DockerPlatform | KubernetesPla
  * tests can build the stack under several configurations in one process.
  */
 export function buildStack(cfg: StackConfig): Stack {
-    if (cfg.eks) {
-        // components/cloud/eks is built and proven under mocks, but the stack does not create the
-        // cluster yet: a key that silently did nothing would be worse than this error.
-        throw new ConfigError([
-            {
-                key: `${cfg.project}:eks`,
-                value: JSON.stringify(cfg.eks),
-                message: "creating an EKS cluster is not part of the stack yet (ECR, workload identity and the wiring are still to come); deploy to an existing cluster with kubernetes.context instead",
-            },
-        ]);
-    }
     checkMemoryPlan(cfg);
     checkJars(cfg);
-    const platform = createPlatform(cfg);
+    const cloud = cfg.eks ? createEksCloud(cfg) : undefined;
+    const platform = createPlatform(cfg, cloud);
     const store = createObjectStore(cfg, platform);
     const kafka = cfg.tiers.kafka ? new KafkaTier("kafka", cfg, platform) : undefined;
     const flink = cfg.tiers.flink ? new FlinkTier("flink", cfg, platform, { store }) : undefined;
@@ -144,12 +163,18 @@ export function buildStack(cfg: StackConfig): Stack {
                 region: store.region,
                 pathStyle: store.pathStyle,
                 buckets: store.buckets,
+                identities: Object.values(store.credentials).some((c) => c.kind === "identity")
+                    ? Object.fromEntries(Object.entries(store.credentials).flatMap(([who, c]) => (c.kind === "identity" ? [[who, { serviceAccount: c.serviceAccount, roleArn: c.roleArn }]] : [])))
+                    : undefined,
             },
-            objectStoreCredentials: pulumi.secret(
-                Object.fromEntries(
-                    Object.entries(store.credentials).map(([who, c]) => [who, { accessKeyId: c.accessKeyId, secretAccessKey: c.secretAccessKey }]),
-                ) as Record<StoreConsumer, unknown>,
-            ),
+            // Keys where consumers have keys; on EKS no key exists, and `objectStore.identities` says who runs as what.
+            objectStoreCredentials: Object.values(store.credentials).some((c) => c.kind === "keys")
+                ? pulumi.secret(
+                      Object.fromEntries(
+                          Object.entries(store.credentials).flatMap(([who, c]) => (c.kind === "keys" ? [[who, { accessKeyId: c.accessKeyId, secretAccessKey: c.secretAccessKey }]] : [])),
+                      ) as Partial<Record<StoreConsumer, unknown>>,
+                  )
+                : undefined,
             objectStoreConsoleLogin: store.adminLogin ? pulumi.secret(store.adminLogin) : undefined,
             kafka: kafka
                 ? {
@@ -190,6 +215,18 @@ export function buildStack(cfg: StackConfig): Stack {
             supersetLogin: superset ? pulumi.secret(superset.login) : undefined,
             pipeline: pipeline ? { services: pipeline.services.map((s) => s.name), archive: pulumi.interpolate`s3://${store.buckets.raw}/aggregates/` } : undefined,
             memoryMiB: Object.fromEntries(services.map((s) => [s.name, s.memoryMiB])),
+            eks: cloud
+                ? {
+                      clusterName: cloud.cluster.clusterName,
+                      endpoint: cloud.cluster.endpoint,
+                      region: cloud.cluster.region,
+                      // No credential in it (`aws eks get-token` runs on each use), but it names the endpoint and CA: kept a secret.
+                      kubeconfig: cloud.cluster.kubeconfig,
+                      // Makes the cluster kubectl's current context, which the portForward commands use.
+                      updateKubeconfig: pulumi.interpolate`aws eks update-kubeconfig --region ${cloud.cluster.region} --name ${cloud.cluster.clusterName}`,
+                      ecrRepositories: Object.fromEntries(Object.entries(cloud.registry.repositories).map(([image, repo]) => [image, repo.repositoryUrl])),
+                  }
+                : undefined,
             kubernetes:
                 platform instanceof KubernetesPlatform
                     ? {

@@ -53,7 +53,7 @@ function valueAt(root: unknown, path: PropertyKey[]): unknown {
  * values arrive as JSON). Keys of other namespaces (aws:, docker:) are left to their providers,
  * except aws:region, which stands in for s3.region, and kubernetes:context and kubernetes:kubeconfig,
  * which stand in for kubernetes.context and kubernetes.kubeconfig. aws:region also stands in for
- * eks.region when the eks key is set.
+ * eks.region when the stack creates the cluster (kubernetes.cluster eks).
  */
 export function parseStackConfig(raw: Record<string, string>, project: string, stack: string): StackConfig {
     const input: Record<string, unknown> = {};
@@ -71,12 +71,16 @@ export function parseStackConfig(raw: Record<string, string>, project: string, s
     }
     const awsRegion = raw["aws:region"];
     if (awsRegion && input.s3 === undefined) input.s3 = { region: awsRegion };
+    // A created cluster needs no eks key of its own: every eks setting has a default but the region.
+    const cluster = (input.kubernetes as Record<string, unknown> | undefined)?.cluster;
+    if (input.platform === "kubernetes" && cluster === "eks" && input.eks === undefined) input.eks = {};
     const eks = input.eks as Record<string, unknown> | undefined;
     if (awsRegion && typeof eks === "object" && eks !== null && !Array.isArray(eks) && eks.region === undefined) input.eks = { ...eks, region: awsRegion };
 
     if (input.platform === "kubernetes") {
         const k8s = (input.kubernetes ?? {}) as Record<string, unknown>;
-        if (typeof k8s === "object" && k8s !== null) {
+        // A cluster the stack creates is reached with its own kubeconfig, whatever the provider's keys say.
+        if (typeof k8s === "object" && k8s !== null && cluster !== "eks") {
             const stand = { context: raw["kubernetes:context"], kubeconfig: raw["kubernetes:kubeconfig"] };
             const filled = Object.fromEntries(Object.entries(stand).filter(([k, v]) => v !== undefined && k8s[k] === undefined));
             if (input.kubernetes !== undefined || Object.keys(filled).length > 0) input.kubernetes = { ...k8s, ...filled };
@@ -142,7 +146,7 @@ function resolve(cfg: RawStackConfig, project: string, stack: string): StackConf
             slotsPerTaskManager: cfg.flink.slotsPerTaskManager ?? profile.flink.slotsPerTaskManager,
         },
         images: { ...images, ...(Object.fromEntries(Object.entries(cfg.images).filter(([, v]) => v)) as Partial<Record<ImageKey, string>>) },
-        kubernetes: cfg.platform === "kubernetes" ? { ...cfg.kubernetes, namespace: cfg.kubernetes?.namespace ?? `${project}-${stack}` } : undefined,
+        kubernetes: cfg.platform === "kubernetes" ? { cluster: "existing", ...cfg.kubernetes, namespace: cfg.kubernetes?.namespace ?? `${project}-${stack}` } : undefined,
         eks: cfg.eks ? { ...cfg.eks, region: cfg.eks.region!, desiredNodes: cfg.eks.desiredNodes ?? cfg.eks.minNodes } : undefined,
         isEnabled: (tier) => (tier === "objectStore" ? true : cfg.tiers[tier]),
     };

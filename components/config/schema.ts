@@ -91,6 +91,11 @@ const dnsSubdomain = z
  * (tokens) would land in the state, so the key takes a file path.
  */
 export const kubernetesConfigSchema = z.strictObject({
+    /**
+     * Where the cluster comes from: `existing` is reached through a kubeconfig context; `eks` is
+     * created by the stack (the eks key sizes it) with its own registry, storage class and kubeconfig.
+     */
+    cluster: z.enum(["existing", "eks"]).default("existing"),
     /** One namespace per stack; `<project>-<stack>` when unset. */
     namespace: dnsLabel.optional(),
     /** A kubeconfig context; the kubeconfig's current context when unset (kubernetes:context stands in). */
@@ -200,9 +205,27 @@ export const stackConfigSchema = z
         if (cfg.platform !== "kubernetes" && cfg.kubernetes !== undefined) {
             ctx.addIssue({ code: "custom", path: ["kubernetes"], input: cfg.kubernetes, message: "applies only when platform is kubernetes" });
         }
+        const ownsCluster = cfg.kubernetes?.cluster === "eks";
+        if (cfg.eks && cfg.platform === "kubernetes" && !ownsCluster) {
+            ctx.addIssue({ code: "custom", path: ["eks"], input: cfg.eks, message: "applies only when kubernetes.cluster is eks (the stack then creates the cluster); set kubernetes.cluster to eks, or unset eks to use an existing cluster" });
+        }
+        if (ownsCluster) {
+            // What the stack makes for its own cluster: a key for an existing one would be silently unused.
+            const made: Partial<Record<keyof z.infer<typeof kubernetesConfigSchema>, string>> = {
+                context: "the stack creates the cluster and reaches it with its own kubeconfig (the eks.kubeconfig output)",
+                kubeconfig: "the stack creates the cluster and reaches it with its own kubeconfig (the eks.kubeconfig output)",
+                registry: "the stack pushes its images to its own ECR repositories",
+                registryAuth: "the stack pushes with an ECR token, and the nodes pull with their role",
+                storageClass: "the stack creates the encrypted gp3 class its claims use",
+            };
+            for (const [key, why] of Object.entries(made)) {
+                const value = (cfg.kubernetes as Record<string, unknown>)[key];
+                if (value !== undefined) ctx.addIssue({ code: "custom", path: ["kubernetes", key], input: value, message: `not used with kubernetes.cluster eks: ${why}; unset it` });
+            }
+        }
         // Pods pull what the program builds from a registry; a local Docker daemon's images are not on the cluster.
         const builds = (["flink", "superset", "pipeline"] as const).filter((t) => cfg.tiers[t]);
-        if (cfg.platform === "kubernetes" && !cfg.kubernetes?.registry && builds.length > 0) {
+        if (cfg.platform === "kubernetes" && !ownsCluster && !cfg.kubernetes?.registry && builds.length > 0) {
             ctx.addIssue({
                 code: "custom",
                 path: ["kubernetes", "registry"],

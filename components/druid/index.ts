@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { ProfileName, profiles, StackConfig } from "../config";
 import { KafkaOutputs } from "../kafka";
-import { ObjectStoreOutputs } from "../objectstore";
+import { keysOf, ObjectStoreOutputs, runsAs } from "../objectstore";
 import { DeployedService, Platform, Reach, ServiceSpec } from "../platform/types";
 import { MetadataDatabase, POSTGRES_PORT, postgresService } from "../shared/postgres";
 import { druidEnv } from "./env";
@@ -242,8 +242,12 @@ export interface DruidRenderArgs<V> {
     store: DeepStorage<V>;
     /** The metadata database user's password. */
     dbPassword: V;
-    /** The object store identity Druid uses. */
-    s3: { accessKeyId: V; secretAccessKey: V };
+    /**
+     * Druid's own keys for the object store. Absent with a workload identity: Druid's provider
+     * chain (AWSCredentialsUtils) then reaches its web identity step (IRSA). Its SDK (v1 1.12.638)
+     * predates EKS Pod Identity, which needs 1.12.746.
+     */
+    s3?: { accessKeyId: V; secretAccessKey: V };
 }
 
 export interface DruidRoleEnv<V> {
@@ -270,8 +274,7 @@ export function druidRoleEnvs<V>(args: DruidRenderArgs<V>): Record<DruidRole, Dr
     };
     const secretEnv = druidEnv({
         "druid.metadata.storage.connector.password": args.dbPassword,
-        "druid.s3.accessKey": args.s3.accessKeyId,
-        "druid.s3.secretKey": args.s3.secretAccessKey,
+        ...(args.s3 ? { "druid.s3.accessKey": args.s3.accessKeyId, "druid.s3.secretKey": args.s3.secretAccessKey } : {}),
     });
     const role = (r: DruidRole): DruidRoleEnv<V> => {
         const jvm = size.roles[r];
@@ -363,7 +366,7 @@ export class DruidTier extends pulumi.ComponentResource {
             profile: cfg.profile,
             store: { bucket: store.buckets.druid, endpoint: store.kind === "minio" ? store.endpoint : undefined, pathStyle: store.pathStyle, region: store.region },
             dbPassword,
-            s3: store.credentials.druid,
+            s3: keysOf(store.credentials.druid),
         });
 
         const instances = {} as Record<DruidRole, DeployedService[]>;
@@ -379,6 +382,7 @@ export class DruidTier extends pulumi.ComponentResource {
                     // Each instance announces its own address in ZooKeeper, where its peers and the router find it.
                     env: { ...envs[r].env, ...druidEnv({ "druid.host": name }) },
                     secretEnv: envs[r].secretEnv,
+                    ...runsAs(store.credentials.druid),
                     ports: [{ name: "http", containerPort: port, ...(r === "router" ? { hostPort: cfg.ports.druidRouter } : {}) }],
                     // The image's var exists, owned by uid 1000 (druid): a new named volume copies that owner.
                     // Room for the 20g segment cache (druid.segmentCache.locations) and task files.

@@ -2,7 +2,7 @@ import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { ProfileName, StackConfig } from "../config";
 import { IcebergCatalog, icebergDatabase } from "../iceberg";
-import { ObjectStoreOutputs } from "../objectstore";
+import { awsKeyEnv, ObjectStoreOutputs, runsAs } from "../objectstore";
 import { heapOpts } from "../platform/jvm";
 import { DeployedService, Platform, ServiceSpec } from "../platform/types";
 import { jarImage } from "../shared/image";
@@ -32,6 +32,11 @@ export interface FlinkStore {
     /** S3 endpoint for MinIO; absent on AWS. */
     s3Endpoint?: string;
     pathStyle: boolean;
+    /**
+     * The region the S3 filesystem signs for. Its Hadoop (3.3.4, shaded in flink-s3-fs-hadoop)
+     * ignores AWS_REGION and would fall back to us-east-1.
+     */
+    region?: string;
 }
 
 export interface FlinkSettings extends FlinkStore {
@@ -68,6 +73,7 @@ export function flinkProperties(s: FlinkSettings): Record<string, string> {
         "taskmanager.memory.jvm-overhead.min": "96m",
         "taskmanager.memory.managed.fraction": "0.15",
         ...(s.s3Endpoint ? { "s3.endpoint": s.s3Endpoint } : {}),
+        ...(s.region ? { "s3.endpoint.region": s.region } : {}),
     };
     for (const [k, v] of Object.entries(props)) {
         if (/\s/.test(v)) throw new Error(`Flink property ${k} = "${v}" contains whitespace, which the Flink image would strip`);
@@ -132,16 +138,19 @@ export class FlinkTier extends pulumi.ComponentResource {
         );
         const properties = pulumi.all([store.buckets.checkpoints, store.endpoint]).apply(([bucket, endpoint]) =>
             flinkPropertiesText(
-                flinkProperties(flinkSettings(cfg, { checkpointsBucket: bucket, s3Endpoint: store.kind === "minio" ? endpoint : undefined, pathStyle: store.pathStyle })),
+                flinkProperties(flinkSettings(cfg, { checkpointsBucket: bucket, s3Endpoint: store.kind === "minio" ? endpoint : undefined, pathStyle: store.pathStyle, region: store.region })),
             ),
         );
         // Checkpoints (S3 filesystem) and Iceberg data files (S3FileIO) both read the Flink user's
-        // keys from the standard AWS variables.
+        // keys from the standard AWS variables; with an identity instead, the S3 filesystem's default
+        // providers end in the container provider (SDK v1 1.12.779) and S3FileIO's default chain
+        // (SDK v2 2.33.0) has it too: both take EKS Pod Identity's credentials.
         const common = {
             tier: "flink",
             image,
             env: { FLINK_PROPERTIES: properties, AWS_REGION: store.region },
-            secretEnv: { AWS_ACCESS_KEY_ID: store.credentials.flink.accessKeyId, AWS_SECRET_ACCESS_KEY: store.credentials.flink.secretAccessKey },
+            secretEnv: awsKeyEnv(store.credentials.flink),
+            ...runsAs(store.credentials.flink),
             // The image's flink user. Started as it, the entrypoint skips its switch from root (gosu),
             // which a Kubernetes pod without capabilities cannot do.
             user: "9999:9999",

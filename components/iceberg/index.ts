@@ -2,7 +2,7 @@ import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { StackConfig } from "../config";
-import { ObjectStoreOutputs } from "../objectstore";
+import { keysOf, ObjectStoreOutputs, runsAs } from "../objectstore";
 import { heapOpts } from "../platform/jvm";
 import { DeployedService, Platform } from "../platform/types";
 import { jarImage } from "../shared/image";
@@ -27,7 +27,8 @@ export interface IcebergRestSettings<V> {
     s3Endpoint?: V;
     pathStyle: boolean;
     region: string;
-    credentials: { accessKeyId: V; secretAccessKey: V };
+    /** The catalog's own keys; absent with a workload identity. */
+    credentials?: { accessKeyId: V; secretAccessKey: V };
     memoryMiB: number;
 }
 
@@ -56,8 +57,8 @@ export function icebergRestEnv<V>(s: IcebergRestSettings<V>): { env: Record<stri
         },
         secretEnv: {
             CATALOG_JDBC_PASSWORD: s.dbPassword,
-            CATALOG_S3_ACCESS__KEY__ID: s.credentials.accessKeyId,
-            CATALOG_S3_SECRET__ACCESS__KEY: s.credentials.secretAccessKey,
+            // Without keys S3FileIO takes the SDK v2 (2.33.0) default chain, which reads EKS Pod Identity's.
+            ...(s.credentials ? { CATALOG_S3_ACCESS__KEY__ID: s.credentials.accessKeyId, CATALOG_S3_SECRET__ACCESS__KEY: s.credentials.secretAccessKey } : {}),
         },
     };
 }
@@ -109,9 +110,10 @@ export class IcebergCatalog extends pulumi.ComponentResource {
                     s3Endpoint: store.kind === "minio" ? store.endpoint : undefined,
                     pathStyle: store.pathStyle,
                     region: store.region,
-                    credentials: store.credentials.iceberg,
+                    credentials: keysOf(store.credentials.iceberg),
                     memoryMiB: args.memoryMiB.rest,
                 }),
+                ...runsAs(store.credentials.iceberg),
                 ports: [{ name: "http", containerPort: REST_PORT, hostPort: cfg.ports.icebergRest }],
                 health: { command: ["curl", "-fsS", "-o", "/dev/null", `http://localhost:${REST_PORT}/v1/config`], http: { port: REST_PORT, path: "/v1/config" } },
                 memoryMiB: args.memoryMiB.rest,

@@ -9,5 +9,5 @@ export * from "./types";
 
 /** The object-store tier: MinIO on the platform, or AWS S3, behind one set of outputs. */
 export function createObjectStore(cfg: StackConfig, platform: Platform, opts?: pulumi.ComponentResourceOptions): ObjectStoreOutputs {
-    return cfg.objectStore === "minio" ? new MinioStore("objectstore", cfg, platform, opts) : new S3Store("objectstore", cfg, opts);
+    return cfg.objectStore === "minio" ? new MinioStore("objectstore", cfg, platform, opts) : new S3Store("objectstore", cfg, platform.identities, opts);
 }

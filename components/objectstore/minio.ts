@@ -3,7 +3,7 @@ import * as random from "@pulumi/random";
 import { BucketKey, StackConfig } from "../config";
 import { Platform } from "../platform/types";
 import { MinioBucket, MinioPolicy, MinioPolicyAttachment, MinioUser } from "./minio-admin";
-import { ObjectStoreOutputs, policyDocument, resolvedGrants, S3Credentials, StoreConsumer, storeConsumers } from "./types";
+import { ObjectStoreOutputs, policyDocument, resolvedGrants, StoreAccess, StoreConsumer, storeConsumers } from "./types";
 
 const API_PORT = 9000;
 const CONSOLE_PORT = 9001;
@@ -17,7 +17,7 @@ export class MinioStore extends pulumi.ComponentResource implements ObjectStoreO
     readonly hostEndpoint: pulumi.Output<string>;
     readonly consoleUrl: pulumi.Output<string>;
     readonly buckets: Record<BucketKey, pulumi.Output<string>>;
-    readonly credentials: Record<StoreConsumer, S3Credentials>;
+    readonly credentials: Record<StoreConsumer, StoreAccess>;
     readonly ready: pulumi.Resource[];
     readonly services: ObjectStoreOutputs["services"];
     readonly adminLogin: { user: pulumi.Output<string>; password: pulumi.Output<string> };
@@ -79,9 +79,9 @@ export class MinioStore extends pulumi.ComponentResource implements ObjectStoreO
                     managed,
                 );
                 ready.push(new MinioPolicyAttachment(`${consumer}-attach`, { ...admin, user: user.name, policy: policy.name }, managed));
-                return [consumer, { accessKeyId: user.name, secretAccessKey: pulumi.secret(secret.result) }];
+                return [consumer, { kind: "keys", accessKeyId: user.name, secretAccessKey: pulumi.secret(secret.result) }];
             }),
-        ) as Record<StoreConsumer, S3Credentials>;
+        ) as Record<StoreConsumer, StoreAccess>;
         this.ready = [...Object.values(buckets), ...ready];
 
         this.registerOutputs({ endpoint: this.endpoint, consoleUrl: this.consoleUrl, buckets: this.buckets });

@@ -2,9 +2,14 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { BucketKey, StackConfig } from "../config";
-import { ObjectStoreOutputs, policyDocument, resolvedGrants, S3Credentials, StoreConsumer, storeConsumers } from "./types";
+import { WorkloadIdentities } from "../platform/types";
+import { ObjectStoreOutputs, policyDocument, resolvedGrants, StoreAccess, StoreConsumer, storeConsumers, webIdentityConsumers } from "./types";
 
-/** Private, encrypted, versioned AWS S3 buckets and one IAM user per consuming service. */
+/**
+ * Private, encrypted, versioned AWS S3 buckets, and for each consuming service its own identity
+ * with its own least-privilege policy: a workload identity where the platform gives pods one
+ * (EKS), so no key exists; an IAM user with an access key otherwise (containers on Docker).
+ */
 export class S3Store extends pulumi.ComponentResource implements ObjectStoreOutputs {
     readonly kind = "s3" as const;
     readonly pathStyle = false;
@@ -13,11 +18,11 @@ export class S3Store extends pulumi.ComponentResource implements ObjectStoreOutp
     readonly hostEndpoint: pulumi.Output<string>;
     readonly consoleUrl: pulumi.Output<string>;
     readonly buckets: Record<BucketKey, pulumi.Output<string>>;
-    readonly credentials: Record<StoreConsumer, S3Credentials>;
+    readonly credentials: Record<StoreConsumer, StoreAccess>;
     readonly ready: pulumi.Resource[];
     readonly services: ObjectStoreOutputs["services"] = [];
 
-    constructor(name: string, cfg: StackConfig, opts?: pulumi.ComponentResourceOptions) {
+    constructor(name: string, cfg: StackConfig, identities?: WorkloadIdentities, opts?: pulumi.ComponentResourceOptions) {
         super("dataplatform:objectstore:S3", name, {}, opts);
         this.region = cfg.s3.region!;
         const provider = new aws.Provider("aws", { region: this.region as aws.Region }, { parent: this });
@@ -49,14 +54,20 @@ export class S3Store extends pulumi.ComponentResource implements ObjectStoreOutp
         ) as Record<BucketKey, pulumi.Output<string>>;
 
         this.credentials = Object.fromEntries(
-            storeConsumers.map((consumer) => {
+            storeConsumers.map((consumer): [StoreConsumer, StoreAccess] => {
+                const policyDocumentOf = resolvedGrants(consumer, this.buckets).apply(policyDocument);
+                if (identities) {
+                    const identity = identities.bind(consumer, policyDocumentOf, this, { webIdentity: webIdentityConsumers.includes(consumer) });
+                    ready.push(...identity.ready);
+                    return [consumer, { kind: "identity", serviceAccount: identity.serviceAccount, roleArn: identity.roleArn }];
+                }
                 const user = new aws.iam.User(`${consumer}-user`, { name: pulumi.interpolate`${cfg.project}-${cfg.stack}-${consumer}-${suffix.result}`, path: "/dataplatform/" }, managed);
-                const policy = new aws.iam.Policy(`${consumer}-policy`, { policy: resolvedGrants(consumer, this.buckets).apply(policyDocument) }, managed);
+                const policy = new aws.iam.Policy(`${consumer}-policy`, { policy: policyDocumentOf }, managed);
                 ready.push(new aws.iam.UserPolicyAttachment(`${consumer}-attach`, { user: user.name, policyArn: policy.arn }, managed));
                 const key = new aws.iam.AccessKey(`${consumer}-key`, { user: user.name }, managed);
-                return [consumer, { accessKeyId: key.id, secretAccessKey: pulumi.secret(key.secret) }];
+                return [consumer, { kind: "keys", accessKeyId: key.id, secretAccessKey: pulumi.secret(key.secret) }];
             }),
-        ) as Record<StoreConsumer, S3Credentials>;
+        ) as Record<StoreConsumer, StoreAccess>;
         this.ready = ready;
 
         this.endpoint = pulumi.output(`https://s3.${this.region}.amazonaws.com`);

@@ -6,6 +6,13 @@ import { DeployedService } from "../platform/types";
 export const storeConsumers = ["flink", "iceberg", "druid", "archiver"] as const;
 export type StoreConsumer = (typeof storeConsumers)[number];
 
+/**
+ * Consumers whose AWS SDK predates EKS Pod Identity, so their workload identity goes through IRSA:
+ * Druid 33's druid-s3-extensions runs SDK v1 1.12.638, and Pod Identity needs 1.12.746. Its
+ * provider chain has the web identity step (AWSCredentialsUtils).
+ */
+export const webIdentityConsumers: readonly StoreConsumer[] = ["druid"];
+
 export interface Grant {
     bucket: BucketKey;
     /** Limit to keys under this prefix; the whole bucket when absent. */
@@ -24,10 +31,33 @@ export const grants: Record<StoreConsumer, Grant[]> = {
     archiver: [{ bucket: "raw" }],
 };
 
-export interface S3Credentials {
+/** A consumer's own access keys (MinIO users; IAM users where pods have no cloud identity). */
+export interface S3Keys {
+    kind: "keys";
     accessKeyId: pulumi.Output<string>;
     /** Always a Pulumi secret. */
     secretAccessKey: pulumi.Output<string>;
+}
+
+/** A consumer's own workload identity (EKS Pod Identity): its pods get short-lived credentials, and no key exists. */
+export interface StoreIdentity {
+    kind: "identity";
+    serviceAccount: string;
+    roleArn: pulumi.Output<string>;
+}
+
+export type StoreAccess = S3Keys | StoreIdentity;
+
+/** The keys, when the consumer has keys: engines then get them as settings; otherwise their SDK's default chain finds the identity's. */
+export const keysOf = (access: StoreAccess): S3Keys | undefined => (access.kind === "keys" ? access : undefined);
+
+/** The ServiceSpec half of a consumer's identity: the account its pods run as. */
+export const runsAs = (access: StoreAccess): { serviceAccount?: string } => (access.kind === "identity" ? { serviceAccount: access.serviceAccount } : {});
+
+/** Keys as the standard AWS variables, which every SDK's default chain reads first; none for an identity. */
+export function awsKeyEnv(access: StoreAccess): Record<string, pulumi.Output<string>> {
+    const keys = keysOf(access);
+    return keys ? { AWS_ACCESS_KEY_ID: keys.accessKeyId, AWS_SECRET_ACCESS_KEY: keys.secretAccessKey } : {};
 }
 
 /** What every later tier gets, whichever store was chosen. */
@@ -43,7 +73,8 @@ export interface ObjectStoreOutputs {
     /** MinIO needs path-style addressing; AWS uses virtual-hosted style. */
     pathStyle: boolean;
     buckets: Record<BucketKey, pulumi.Output<string>>;
-    credentials: Record<StoreConsumer, S3Credentials>;
+    /** Each consumer's own access: keys, or on EKS a workload identity. */
+    credentials: Record<StoreConsumer, StoreAccess>;
     /** Resources a consumer must wait for: buckets, users and policies exist once these do. */
     ready: pulumi.Resource[];
     /** Console login for a store the stack runs itself (MinIO root); secrets. */

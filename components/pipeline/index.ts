@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { ProfileName, StackConfig } from "../config";
 import { FlinkTier } from "../flink";
 import { KafkaTier } from "../kafka";
-import { ObjectStoreOutputs } from "../objectstore";
+import { awsKeyEnv, ObjectStoreOutputs, runsAs } from "../objectstore";
 import { DeployedService, Platform, ServiceSpec } from "../platform/types";
 import { builtImage, pathsDigest } from "../shared/image";
 
@@ -108,7 +108,9 @@ export class Pipeline extends pulumi.ComponentResource {
                 ...(store.kind === "minio" ? { S3_ENDPOINT: store.endpoint } : {}),
                 ARCHIVE_PREFIX: "aggregates/",
             },
-            secretEnv: { AWS_ACCESS_KEY_ID: store.credentials.archiver.accessKeyId, AWS_SECRET_ACCESS_KEY: store.credentials.archiver.secretAccessKey },
+            // Keys, or the JS SDK v3's default chain (fromHttp reads Pod Identity's token file).
+            secretEnv: awsKeyEnv(store.credentials.archiver),
+            ...runsAs(store.credentials.archiver),
             requires: [...kafka.ready, ...store.ready],
         });
         // Events flow once the job that reads them runs.

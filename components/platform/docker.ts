@@ -28,6 +28,8 @@ export class DockerPlatform extends pulumi.ComponentResource implements Platform
     }
 
     deploy(spec: ServiceSpec, parent: pulumi.Resource): DeployedService {
+        // Containers here get keys; an identity would leave the service with no credentials at all.
+        if (spec.serviceAccount !== undefined) throw new Error(`${spec.name}: runs as service account ${spec.serviceAccount}, but Docker gives containers no cloud identity`);
         const health = healthTiming(spec.health);
         const volumes = (spec.volumes ?? []).map((v) => ({
             volume: new docker.Volume(

@@ -1,8 +1,24 @@
 import { createHash } from "crypto";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { registryHost } from "../shared/image";
 import { kubeconfigArgs } from "../shared/tunnel";
-import { DEFAULT_VOLUME_GIB, DeployedService, FileSpec, healthTiming, ImageRegistry, internalEndpoints, KubernetesVia, Platform, PortSpec, publishedEndpoints, ServiceSpec } from "./types";
+import {
+    DEFAULT_VOLUME_GIB,
+    DeployedService,
+    FileSpec,
+    healthTiming,
+    ImageRegistry,
+    internalEndpoints,
+    KubernetesVia,
+    Platform,
+    PortSpec,
+    publishedEndpoints,
+    IdentityOptions,
+    ServiceSpec,
+    WorkloadIdentities,
+    WorkloadIdentity,
+} from "./types";
 
 import Input = k8s.types.input.core.v1;
 
@@ -20,14 +36,24 @@ export interface KubernetesIngressArgs {
 export interface KubernetesPlatformArgs {
     /** One namespace per stack: every object of the stack lives in it. */
     namespace: string;
-    /** For the volume claims; the cluster's default class when unset. */
-    storageClass?: string;
+    /** For the volume claims; the cluster's default class when unset. An Output when the stack creates the class (claims then wait for it). */
+    storageClass?: pulumi.Input<string>;
     /** The cluster to deploy to; the ambient kubeconfig's current context when unset. */
     provider?: k8s.Provider;
     /** The kubeconfig context the provider uses, for the port-forward commands and provisioning tunnels. */
     context?: string;
     /** The kubeconfig file the provider uses (a path), likewise. */
     kubeconfig?: string;
+    /** The kubeconfig's content instead, for a cluster the stack creates: the provisioning tunnels write it to a file of their own. */
+    kubeconfigData?: pulumi.Input<string>;
+    /**
+     * Binds a ServiceAccount of the namespace to a cloud role (EKS Pod Identity); pods have no
+     * cloud identity without it.
+     */
+    bindIdentity?: (
+        account: { namespace: pulumi.Output<string>; name: string; policy: pulumi.Input<string> } & IdentityOptions,
+        parent: pulumi.Resource,
+    ) => { roleArn: pulumi.Output<string>; ready: pulumi.Resource[]; annotations?: Record<string, pulumi.Input<string>> };
     /** Where the program's images are pushed; with `auth`, the pods pull through a Secret made from it. */
     registry?: ImageRegistry;
     /** Off by default: the UIs are then reached only through `kubectl port-forward`. */
@@ -85,12 +111,18 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
     readonly registry?: ImageRegistry;
     /** The `kubernetes.io/dockerconfigjson` Secret pods pull with, when the registry needs a login. */
     readonly pullSecret?: k8s.core.v1.Secret;
+    readonly identities?: WorkloadIdentities;
     /** Members deployed so far, by group. */
     private readonly groupSizes = new Map<string, number>();
 
     constructor(name: string, private readonly args: KubernetesPlatformArgs, opts?: pulumi.ComponentResourceOptions) {
         super("dataplatform:platform:Kubernetes", name, {}, opts);
-        this.via = { namespace: args.namespace, ...(args.context ? { context: args.context } : {}), ...(args.kubeconfig ? { kubeconfig: args.kubeconfig } : {}) };
+        this.via = {
+            namespace: args.namespace,
+            ...(args.context ? { context: args.context } : {}),
+            ...(args.kubeconfig ? { kubeconfig: args.kubeconfig } : {}),
+            ...(args.kubeconfigData ? { kubeconfigData: args.kubeconfigData } : {}),
+        };
         const child = { parent: this, provider: args.provider };
         this.namespace = new k8s.core.v1.Namespace(
             "namespace",
@@ -128,9 +160,9 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
             child,
         );
         this.registry = args.registry;
-        const auth = args.registry?.auth;
+        const auth = args.registry?.pullSecret === false ? undefined : args.registry?.auth;
         if (auth) {
-            const host = args.registry!.address.split("/")[0]!;
+            const host = pulumi.output(args.registry!.address).apply(registryHost);
             this.pullSecret = new k8s.core.v1.Secret(
                 "registry-pull",
                 {
@@ -138,8 +170,8 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
                     type: "kubernetes.io/dockerconfigjson",
                     stringData: {
                         ".dockerconfigjson": pulumi.secret(
-                            pulumi.output(auth.password).apply((password) =>
-                                JSON.stringify({ auths: { [host]: { username: auth.username, password, auth: Buffer.from(`${auth.username}:${password}`).toString("base64") } } }),
+                            pulumi.all([host, auth.username, auth.password]).apply(([host, username, password]) =>
+                                JSON.stringify({ auths: { [host]: { username, password, auth: Buffer.from(`${username}:${password}`).toString("base64") } } }),
                             ),
                         ),
                     },
@@ -147,10 +179,27 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
                 child,
             );
         }
+        const bindIdentity = args.bindIdentity;
+        if (bindIdentity) {
+            this.identities = {
+                bind: (name, policy, parent, options): WorkloadIdentity => {
+                    const bound = bindIdentity({ namespace: this.namespace.metadata.name, name, policy, ...options }, parent);
+                    const account = new k8s.core.v1.ServiceAccount(
+                        name,
+                        // No automount: the identity's token (Pod Identity's or IRSA's) is a projected volume of its own audience.
+                        { metadata: { name, namespace: this.namespace.metadata.name, labels: this.commonLabels(), annotations: bound.annotations }, automountServiceAccountToken: false },
+                        { parent, provider: args.provider },
+                    );
+                    return { serviceAccount: name, roleArn: bound.roleArn, ready: [account, ...bound.ready] };
+                },
+            };
+        }
         this.registerOutputs({ namespace: this.namespace.metadata.name });
     }
 
     deploy(spec: ServiceSpec, parent: pulumi.Resource): DeployedService {
+        // An account no binding made would run the service with no credentials at all.
+        if (spec.serviceAccount !== undefined && !this.identities) throw new Error(`${spec.name}: runs as service account ${spec.serviceAccount}, but this platform gives pods no cloud identity`);
         const group = new ServiceGroup(spec.name, { parent });
         const child = { parent: group, provider: this.args.provider };
         // One object for pod labels, workload selector and Service selectors: they cannot drift apart.
@@ -195,7 +244,9 @@ export class KubernetesPlatform extends pulumi.ComponentResource implements Plat
                 volumes: files.volumes,
                 securityContext: podSecurity(spec),
                 affinity: spec.group ? spreadAcrossNodes(spec.group) : undefined,
-                // The services call no Kubernetes API.
+                serviceAccountName: spec.serviceAccount,
+                // The services call no Kubernetes API. (A cloud identity needs no API token: EKS Pod
+                // Identity mounts a token of its own audience, pods.eks.amazonaws.com.)
                 automountServiceAccountToken: false,
                 // Otherwise every Service in the namespace becomes variables like KAFKA_1_PORT and
                 // SCHEMA_REGISTRY_PORT, which the Kafka and Confluent images read as their own settings.

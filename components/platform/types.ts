@@ -29,6 +29,12 @@ export interface ServiceSpec {
     dependsOn?: DeployedService[];
     /** Other resources that must exist first (buckets, users, topics). */
     requires?: pulumi.Resource[];
+    /**
+     * The workload identity the containers run as, where the platform gives pods one: a Kubernetes
+     * ServiceAccount that `Platform.identities` bound to a cloud role (EKS Pod Identity). The
+     * object store sets it in place of keys; a tier passes on what the store says.
+     */
+    serviceAccount?: string;
     /** The tier the service belongs to, for the memory budget. */
     tier: string;
     /**
@@ -122,6 +128,12 @@ export interface KubernetesVia {
     context?: string;
     /** A kubeconfig file path; $KUBECONFIG or ~/.kube/config when unset. */
     kubeconfig?: string;
+    /**
+     * A kubeconfig's content, for a cluster the stack creates (there is no file of it): an exec
+     * plugin's command, the endpoint and the CA, no credential. An Output in the program; the
+     * engine hands providers the string. Each tunnel writes it to a private file for its kubectl.
+     */
+    kubeconfigData?: pulumi.Input<string>;
 }
 
 /** `<hostAddress>:<hostPort>` by port name, for the ports a spec publishes (a hostPort). */
@@ -151,9 +163,46 @@ export interface DeployedService {
 /** Where images the program builds go when the platform pulls them from a registry. */
 export interface ImageRegistry {
     /** host[:port][/path], e.g. localhost:5001 (a kind or k3d local registry) or an ECR registry. */
-    address: string;
-    /** For a private registry: the push and the pods' pull Secret. */
-    auth?: { username: string; password: pulumi.Input<string> };
+    address: pulumi.Input<string>;
+    /** For a private registry: the push, and unless `pullSecret` is false the pods' pull Secret. */
+    auth?: { username: pulumi.Input<string>; password: pulumi.Input<string> };
+    /** False when the nodes pull with an identity of their own (ECR and the node role): no pull Secret. */
+    pullSecret?: boolean;
+    /** A docker-build provider that holds the push login, in place of `auth` on each image. */
+    pushProvider?: pulumi.ProviderResource;
+    /**
+     * The full repository (no tag) an image named `name` is pushed to; `<address>/<name>` when
+     * absent. A registry whose repositories must exist first (ECR) creates it here, under `parent`.
+     */
+    repository?(name: string, parent: pulumi.Resource): pulumi.Output<string>;
+}
+
+/**
+ * Cloud identities for pods (EKS Pod Identity): a role with a policy, bound to a ServiceAccount the
+ * platform makes in the stack's namespace. What the object store uses instead of access keys.
+ */
+export interface WorkloadIdentities {
+    /**
+     * Binds `name` (a DNS label; the ServiceAccount's name) to a role with `policy` (an IAM policy
+     * document). Pods that name the account in `ServiceSpec.serviceAccount` get the role's
+     * credentials once `ready` exists.
+     */
+    bind(name: string, policy: pulumi.Input<string>, parent: pulumi.Resource, options?: IdentityOptions): WorkloadIdentity;
+}
+
+export interface IdentityOptions {
+    /**
+     * Through a web identity token (IRSA: an OIDC provider, a role annotation on the account)
+     * instead of EKS Pod Identity, for an engine whose AWS SDK predates Pod Identity.
+     */
+    webIdentity?: boolean;
+}
+
+export interface WorkloadIdentity {
+    serviceAccount: string;
+    roleArn: pulumi.Output<string>;
+    /** The ServiceAccount and the binding: pods wait for them, so their first start has credentials. */
+    ready: pulumi.Resource[];
 }
 
 export interface Platform {
@@ -168,5 +217,7 @@ export interface Platform {
      * it): Docker's bind address; on Kubernetes 127.0.0.1, where `kubectl port-forward` listens.
      */
     readonly hostAddress: string;
+    /** Set where pods can be given cloud identities (a cluster the eks stack creates). */
+    readonly identities?: WorkloadIdentities;
     deploy(spec: ServiceSpec, parent: pulumi.Resource): DeployedService;
 }

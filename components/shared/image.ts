@@ -34,27 +34,30 @@ export function builtImage(name: string, args: BuiltImageArgs, parent: pulumi.Re
         .update(`${args.base}\n${args.contextDigest}\n${fs.readFileSync(args.dockerfile, "utf8")}`)
         .digest("hex")
         .slice(0, 12);
-    const repository = registry ? `${registry.address}/${args.repository}` : args.repository;
+    const repository = !registry ? pulumi.output(args.repository) : registry.repository ? registry.repository(args.repository, parent) : pulumi.interpolate`${registry.address}/${args.repository}`;
     const image = new dockerbuild.Image(
         name,
         {
             context: { location: args.context },
             dockerfile: { location: args.dockerfile },
             buildArgs: { [args.baseArg]: args.base },
-            tags: [`${repository}:${tag}`],
+            tags: [pulumi.interpolate`${repository}:${tag}`],
             load: !registry,
             push: !!registry,
             registries: registry?.auth
-                ? [{ address: registry.address.split("/")[0]!, username: registry.auth.username, password: pulumi.secret(registry.auth.password) }]
+                ? [{ address: pulumi.output(registry.address).apply(registryHost), username: registry.auth.username, password: pulumi.secret(registry.auth.password) }]
                 : undefined,
             // Previews stay fast; the tag already shows whether a build will happen.
             buildOnPreview: false,
         },
-        { parent },
+        { parent, provider: registry?.pushProvider },
     );
     // `digest` is the pushed manifest's one sha256; `ref` is not guaranteed stable across tags.
     return registry ? pulumi.interpolate`${repository}:${tag}@${image.digest}` : image.ref;
 }
+
+/** The host[:port] of a registry address: what a login names. */
+export const registryHost = (address: string) => address.split("/")[0]!;
 
 /** SHA-256 over a small context folder's file names and contents (not recursive: contexts here are flat). */
 export function folderDigest(dir: string): string {

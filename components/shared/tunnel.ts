@@ -1,5 +1,8 @@
 import { spawn, type ChildProcess } from "node:child_process";
+import * as fs from "node:fs";
 import * as net from "node:net";
+import * as os from "node:os";
+import * as path from "node:path";
 import type { KubernetesVia, Reach } from "../platform/types";
 
 /**
@@ -29,6 +32,40 @@ const DEFAULT_UP_WITHIN_MS = 60_000;
 
 /** withReach with its knobs exposed, for tests. */
 export async function withTunnels<T>(reaches: Reach[], fn: (addresses: string[]) => Promise<T>, options: TunnelOptions = {}): Promise<T> {
+    const files = kubeconfigFiles(reaches);
+    try {
+        return await tunnelled(files.reaches, fn, options);
+    } finally {
+        files.remove();
+    }
+}
+
+/**
+ * A `via` that holds a kubeconfig's content (a cluster the stack created) gets a file of it,
+ * readable by this user alone, for as long as its tunnels run: kubectl reads a kubeconfig from a
+ * file only. One file per distinct content.
+ */
+function kubeconfigFiles(reaches: Reach[]): { reaches: Reach[]; remove: () => void } {
+    const written = new Map<string, string>();
+    let dir: string | undefined = undefined;
+    const mapped = reaches.map((r) => {
+        const data = r.via?.kubeconfigData;
+        if (r.via === undefined || data === undefined) return r;
+        if (typeof data !== "string") throw new Error(`cannot tunnel to ${r.address}: the kubeconfig content is not resolved (${typeof data})`);
+        dir ??= fs.mkdtempSync(path.join(os.tmpdir(), "dataplatform-kubeconfig-"));
+        let file = written.get(data);
+        if (file === undefined) {
+            file = path.join(dir, `kubeconfig-${written.size}`);
+            fs.writeFileSync(file, data, { mode: 0o600 });
+            written.set(data, file);
+        }
+        const { kubeconfigData: _data, ...via } = r.via;
+        return { ...r, via: { ...via, kubeconfig: file } };
+    });
+    return { reaches: mapped, remove: () => dir !== undefined && fs.rmSync(dir, { recursive: true, force: true }) };
+}
+
+async function tunnelled<T>(reaches: Reach[], fn: (addresses: string[]) => Promise<T>, options: TunnelOptions): Promise<T> {
     const opening = reaches.map((r) => (r.via ? openTunnel(r, options) : Promise.resolve(undefined)));
     // Every open is awaited, failed or not, so none is left running when another one fails.
     const settled = await Promise.allSettled(opening);
@@ -51,7 +88,7 @@ export async function withTunnels<T>(reaches: Reach[], fn: (addresses: string[])
 export function describeVia(address: string, via: KubernetesVia): string {
     const { service, port } = serviceAndPort(address);
     const context = via.context ? `context ${via.context}` : "the kubeconfig's current context";
-    const kubeconfig = via.kubeconfig ? `, kubeconfig ${via.kubeconfig}` : "";
+    const kubeconfig = via.kubeconfig ? `, kubeconfig ${via.kubeconfig}` : via.kubeconfigData !== undefined ? ", the stack's own kubeconfig" : "";
     return `svc/${service}:${port} in namespace ${via.namespace} (${context}${kubeconfig})`;
 }
 

@@ -107,7 +107,7 @@ export interface RenderedFlink {
  */
 export function renderedFlink(profile: ProfileName, s3Endpoint: string): RenderedFlink {
     const cfg = parseStackConfig({ "dataplatform:profile": profile }, "dataplatform", "engines");
-    const store = { checkpointsBucket: cfg.buckets.checkpoints, s3Endpoint, pathStyle: true };
+    const store = { checkpointsBucket: cfg.buckets.checkpoints, s3Endpoint, pathStyle: true, region: "us-east-1" };
     return {
         flinkProperties: flinkPropertiesText(flinkProperties(flinkSettings(cfg, store))),
         checkpointsBucket: store.checkpointsBucket,

@@ -106,12 +106,12 @@ describe("stack configuration", () => {
             it("registry credentials without a password", () => rejects(k8s({ registryAuth: { username: "ci" } }), /dataplatform:kubernetes\.registryAuth\.password = \(not set\)/));
             it("an ingress without its controller's namespace", () =>
                 rejects(k8s({ ingress: { className: "traefik", baseDomain: "data.example" } }), /dataplatform:kubernetes\.ingress\.controllerNamespace = \(not set\)/));
-            it("an unknown key, listing the allowed ones", () => rejects(k8s({ nameSpace: "x" }), /dataplatform:kubernetes\.nameSpace = "x": unknown key; allowed: namespace, context, kubeconfig, storageClass, registry, registryAuth, ingress/));
+            it("an unknown key, listing the allowed ones", () => rejects(k8s({ nameSpace: "x" }), /dataplatform:kubernetes\.nameSpace = "x": unknown key; allowed: cluster, namespace, context, kubeconfig, storageClass, registry, registryAuth, ingress/));
             it("kubernetes keys on docker", () => rejects({ kubernetes: '{"namespace": "data"}' }, /dataplatform:kubernetes = \{"namespace":"data"\}: applies only when platform is kubernetes/));
             it("a bind address, which port-forward does not use", () => rejects({ ...k8s({}), bindAddress: "0.0.0.0" }, /dataplatform:bindAddress = "0\.0\.0\.0": not used on kubernetes/));
             it("resolves the namespace and takes kubernetes:context and kubernetes:kubeconfig when its own keys are unset", () => {
                 const cfg = parse({ ...k8s({}), "kubernetes:context": "kind-dataplatform", "kubernetes:kubeconfig": "/home/me/.kube/kind" });
-                assert.deepEqual(cfg.kubernetes, { registry: "localhost:5001", namespace: "dataplatform-test", context: "kind-dataplatform", kubeconfig: "/home/me/.kube/kind" });
+                assert.deepEqual(cfg.kubernetes, { cluster: "existing", registry: "localhost:5001", namespace: "dataplatform-test", context: "kind-dataplatform", kubeconfig: "/home/me/.kube/kind" });
                 assert.equal(parse({ ...k8s({ context: "mine" }), "kubernetes:context": "other" }).kubernetes!.context, "mine");
             });
             it("needs no registry when no tier builds an image", () =>

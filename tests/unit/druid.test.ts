@@ -265,7 +265,7 @@ describe("Druid tier", () => {
                 pathStyle: true,
                 buckets: { raw: pulumi.output("r"), warehouse: pulumi.output("w"), druid: pulumi.output("d"), checkpoints: pulumi.output("c") },
                 credentials: Object.fromEntries(
-                    ["flink", "iceberg", "druid", "archiver"].map((k) => [k, { accessKeyId: pulumi.output(`id-${k}`), secretAccessKey: pulumi.secret(`key-${k}`) }]),
+                    ["flink", "iceberg", "druid", "archiver"].map((k) => [k, { kind: "keys", accessKeyId: pulumi.output(`id-${k}`), secretAccessKey: pulumi.secret(`key-${k}`) }]),
                 ) as never,
                 ready: [],
                 services: [],

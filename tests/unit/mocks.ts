@@ -40,9 +40,14 @@ function computed(type: string, name: string, inputs: Record<string, unknown>): 
             return { arn: `arn:aws:kms:eu-west-1:123456789012:key/${name}` };
         case "aws:ec2/launchTemplate:LaunchTemplate":
             return { latestVersion: 1 };
+        case "aws:ecr/repository:Repository":
+            return { repositoryUrl: `123456789012.dkr.ecr.eu-west-1.amazonaws.com/${inputs.name}`, registryId: "123456789012", arn: `arn:aws:ecr:eu-west-1:123456789012:repository/${inputs.name}` };
+        case "aws:iam/openIdConnectProvider:OpenIdConnectProvider":
+            return { arn: `arn:aws:iam::123456789012:oidc-provider/${String(inputs.url).replace(/^https:\/\//, "")}` };
         case "aws:eks/cluster:Cluster":
             return {
                 name,
+                arn: `arn:aws:eks:eu-west-1:123456789012:cluster/${name}`,
                 endpoint: `https://${name}.gr7.eu-west-1.eks.amazonaws.com`,
                 certificateAuthority: { data: "Q0EtREFUQQ==" },
                 identities: [{ oidcs: [{ issuer: `https://oidc.eks.eu-west-1.amazonaws.com/id/${name}` }] }],
@@ -79,6 +84,9 @@ export function installMocks(): void {
                     // Three zones, as most regions have; the opt-in filter is what the program must pass.
                     case "aws:index/getAvailabilityZones:getAvailabilityZones":
                         return { ...args.inputs, names: ["eu-west-1a", "eu-west-1b", "eu-west-1c"], zoneIds: ["euw1-az1", "euw1-az2", "euw1-az3"] };
+                    // A fresh token on each call, as ECR hands out: what the push provider must absorb.
+                    case "aws:ecr/getAuthorizationToken:getAuthorizationToken":
+                        return { ...args.inputs, proxyEndpoint: "https://123456789012.dkr.ecr.eu-west-1.amazonaws.com", userName: "AWS", password: `${SECRET_MARK}ecr-token` };
                     default:
                         return args.inputs;
                 }

@@ -21,6 +21,6 @@ describe("the stack files", () => {
         const cfg = parseStackConfig(full(stackConfig("k8s")), PROJECT, "k8s");
         assert.equal(cfg.platform, "kubernetes");
         assert.equal(cfg.objectStore, "minio");
-        assert.deepEqual(cfg.kubernetes, { context: "kind-dataplatform", registry: "localhost:5001", namespace: "dataplatform-k8s" });
+        assert.deepEqual(cfg.kubernetes, { cluster: "existing", context: "kind-dataplatform", registry: "localhost:5001", namespace: "dataplatform-k8s" });
     });
 });

@@ -64,8 +64,11 @@ export class EksCluster extends pulumi.ComponentResource {
     /** Add-ons, by name: the pod identity agent must exist before any PodIdentityAssociation is of use. */
     readonly addons: Record<string, aws.eks.Addon>;
     readonly ebsCsiRoleArn: pulumi.Output<string>;
+    readonly clusterArn: pulumi.Output<string>;
+    /** The AWS provider of the cluster's region: every AWS resource of the cluster and of its workloads' identities. */
+    readonly awsProvider: aws.Provider;
 
-    constructor(name: string, args: EksClusterArgs, opts?: pulumi.ComponentResourceOptions) {
+    constructor(private readonly name: string, args: EksClusterArgs, opts?: pulumi.ComponentResourceOptions) {
         const { cfg } = args;
         const problems = cfg.eks ? eksNodeProblems(cfg, args.memoryPlan) : [{ key: `${cfg.project}:eks`, value: "(not set)", message: "required to create an EKS cluster" }];
         if (problems.length > 0) throw new ConfigError(problems);
@@ -74,6 +77,7 @@ export class EksCluster extends pulumi.ComponentResource {
         this.region = eks.region;
         this.partition = partitionOf(eks.region);
         const provider = new aws.Provider(`${name}-aws`, { region: eks.region as aws.Region }, { parent: this });
+        this.awsProvider = provider;
         const child = { parent: this, provider };
 
         const network = createNetwork(name, { availabilityZones: eks.availabilityZones, natGateways: eks.natGateways }, child);
@@ -101,6 +105,7 @@ export class EksCluster extends pulumi.ComponentResource {
         this.ebsCsiRoleArn = workload.ebsCsiRole.arn;
 
         this.clusterName = cluster.name;
+        this.clusterArn = cluster.arn;
         this.endpoint = cluster.endpoint;
         this.vpcId = network.vpc.id;
         this.privateSubnetIds = privateSubnetIds;
@@ -131,6 +136,55 @@ export class EksCluster extends pulumi.ComponentResource {
         );
         this.storageClassName = storageClass.metadata.name;
         this.registerOutputs({ clusterName: this.clusterName, endpoint: this.endpoint, kubeconfig: this.kubeconfig, storageClassName: this.storageClassName });
+    }
+
+    /**
+     * A role for the pods of one ServiceAccount, holding `policy` inline (a role per account, so
+     * nothing else attaches to it). Through EKS Pod Identity: trusted by the pod identity service
+     * alone, bound to the account once the agent that hands out its credentials runs. Or, for an
+     * engine whose SDK predates Pod Identity, through IRSA: trusted for web identity tokens of this
+     * one account from the cluster's OIDC issuer, named in the account's annotation.
+     */
+    bindIdentity(
+        account: { namespace: pulumi.Input<string>; name: string; policy: pulumi.Input<string>; webIdentity?: boolean },
+        parent: pulumi.Resource,
+    ): { roleArn: pulumi.Output<string>; ready: pulumi.Resource[]; annotations?: Record<string, pulumi.Input<string>> } {
+        const opts = { parent, provider: this.awsProvider };
+        const trust = account.webIdentity ? this.webIdentityTrust(account) : this.podIdentityTrustPolicy;
+        const role = new aws.iam.Role(
+            `${account.name}-workload`,
+            { assumeRolePolicy: trust, description: pulumi.interpolate`pods of ${account.namespace}/${account.name} on EKS cluster ${this.clusterName}` },
+            opts,
+        );
+        const policy = new aws.iam.RolePolicy(`${account.name}-workload`, { role: role.id, policy: account.policy }, opts);
+        if (account.webIdentity) return { roleArn: role.arn, ready: [policy], annotations: { "eks.amazonaws.com/role-arn": role.arn, "eks.amazonaws.com/sts-regional-endpoints": "true" } };
+        const association = new aws.eks.PodIdentityAssociation(
+            `${account.name}-pod-identity`,
+            { clusterName: this.clusterName, namespace: account.namespace, serviceAccount: account.name, roleArn: role.arn },
+            { ...opts, dependsOn: [this.addons["eks-pod-identity-agent"]!] },
+        );
+        return { roleArn: role.arn, ready: [policy, association] };
+    }
+
+    private oidcProvider?: aws.iam.OpenIdConnectProvider;
+
+    /** IRSA's trust: the cluster's OIDC issuer (registered with IAM on first use), for this account's tokens with STS's audience. */
+    private webIdentityTrust(account: { namespace: pulumi.Input<string>; name: string }): pulumi.Output<string> {
+        this.oidcProvider ??= new aws.iam.OpenIdConnectProvider(`${this.name}-oidc`, { url: this.oidcIssuer, clientIdLists: ["sts.amazonaws.com"] }, { parent: this, provider: this.awsProvider });
+        const issuer = this.oidcIssuer.apply((url) => url.replace(/^https:\/\//, ""));
+        return pulumi.all([this.oidcProvider.arn, issuer, account.namespace]).apply(([arn, host, namespace]) =>
+            JSON.stringify({
+                Version: "2012-10-17",
+                Statement: [
+                    {
+                        Effect: "Allow",
+                        Principal: { Federated: arn },
+                        Action: "sts:AssumeRoleWithWebIdentity",
+                        Condition: { StringEquals: { [`${host}:sub`]: `system:serviceaccount:${namespace}:${account.name}`, [`${host}:aud`]: "sts.amazonaws.com" } },
+                    },
+                ],
+            }),
+        );
     }
 }
 
