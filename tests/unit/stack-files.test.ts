@@ -11,7 +11,7 @@ const full = (config: Record<string, string>) => Object.fromEntries(Object.entri
 describe("the stack files", () => {
     const stacks = fs.readdirSync(root).flatMap((f) => /^Pulumi\.(.+)\.yaml$/.exec(f)?.[1] ?? []);
 
-    it("are the laptop, the laptop on S3 and the local Kubernetes cluster", () => assert.deepEqual(stacks.sort(), ["aws", "dev", "k8s"]));
+    it("are the laptop, the laptop on S3, the local Kubernetes cluster and the cloud stack", () => assert.deepEqual(stacks.sort(), ["aws", "dev", "eks", "k8s"]));
 
     for (const stack of stacks) {
         it(`${stack}: passes the config schema`, () => assert.doesNotThrow(() => parseStackConfig(full(stackConfig(stack)), PROJECT, stack)));
@@ -22,5 +22,11 @@ describe("the stack files", () => {
         assert.equal(cfg.platform, "kubernetes");
         assert.equal(cfg.objectStore, "minio");
         assert.deepEqual(cfg.kubernetes, { cluster: "existing", context: "kind-dataplatform", registry: "localhost:5001", namespace: "dataplatform-k8s" });
+    });
+
+    it("eks: creates the cluster in the cluster profile, on S3, with a private API endpoint", () => {
+        const cfg = parseStackConfig(full(stackConfig("eks")), PROJECT, "eks");
+        assert.deepEqual([cfg.platform, cfg.objectStore, cfg.profile, cfg.kubernetes?.cluster], ["kubernetes", "s3", "cluster", "eks"]);
+        assert.deepEqual(cfg.eks, { region: "eu-west-1", availabilityZones: 3, natGateways: "single", instanceType: "m6i.xlarge", minNodes: 3, maxNodes: 6, desiredNodes: 3, publicAccessCidrs: [] });
     });
 });
