@@ -14,6 +14,7 @@ interface PodSpec {
     initContainers?: PodSpec["containers"];
     volumes?: { secret?: { secretName: string }; configMap?: { name: string }; projected?: { sources: { secret?: { name: string }; configMap?: { name: string } }[] } }[];
     imagePullSecrets?: { name: string }[];
+    serviceAccountName?: string;
 }
 interface WorkloadSpec {
     replicas?: number;
@@ -27,7 +28,7 @@ const key = (o: KObject) => `${o.kind} ${o.metadata.name}`;
 const spec = <T>(o: KObject) => o.spec as T;
 const WORKLOADS = ["Deployment", "StatefulSet"];
 /** Apply order: the namespace, then what pods read, then the rest. */
-const ORDER = ["Namespace", "Secret", "ConfigMap", "NetworkPolicy", "Service", "PersistentVolumeClaim"];
+const ORDER = ["Namespace", "StorageClass", "ServiceAccount", "Secret", "ConfigMap", "NetworkPolicy", "Service", "PersistentVolumeClaim"];
 const rank = (o: KObject) => (ORDER.includes(o.kind) ? ORDER.indexOf(o.kind) : ORDER.length);
 
 /** Server-side applies the manifests, Namespace first; returns the objects as stored, by key. */
@@ -58,7 +59,7 @@ function volumeFor(namespace: string, claim: ReturnType<typeof claims>[number]):
         spec: {
             capacity: { storage: claim.storage },
             accessModes: claim.accessModes,
-            storageClassName: STORAGE_CLASS,
+            storageClassName: claim.storageClassName ?? STORAGE_CLASS,
             persistentVolumeReclaimPolicy: "Retain",
             hostPath: { path: `/tmp/kwok-volumes/${namespace}/${claim.name}`, type: "DirectoryOrCreate" },
             claimRef: { namespace, name: claim.name },
@@ -67,8 +68,9 @@ function volumeFor(namespace: string, claim: ReturnType<typeof claims>[number]):
 }
 
 /** Secrets and ConfigMaps a pod template refers to. */
-function references(pod: PodSpec): { kind: "Secret" | "ConfigMap"; name: string }[] {
-    const refs: { kind: "Secret" | "ConfigMap"; name: string }[] = [];
+function references(pod: PodSpec): { kind: "Secret" | "ConfigMap" | "ServiceAccount"; name: string }[] {
+    const refs: { kind: "Secret" | "ConfigMap" | "ServiceAccount"; name: string }[] = [];
+    if (pod.serviceAccountName) refs.push({ kind: "ServiceAccount", name: pod.serviceAccountName });
     for (const c of [...pod.containers, ...(pod.initContainers ?? [])]) {
         for (const e of c.env ?? []) {
             if (e.valueFrom?.secretKeyRef) refs.push({ kind: "Secret", name: e.valueFrom.secretKeyRef.name });
@@ -173,9 +175,12 @@ function changed(before: Map<string, Version>, after: Map<string, KObject>): str
  * share), so there the change is one more slot per TaskManager, an in-place change; the cluster
  * profile adds a TaskManager.
  */
-const profiles: Record<string, { config: Record<string, string>; change: string; flink: (taskManagers: number) => { taskManagers?: number; slotsPerTaskManager?: number } }> = {
-    "laptop (Pulumi.k8s.yaml)": { config: stackConfig("k8s"), change: "one more slot per TaskManager", flink: () => ({ slotsPerTaskManager: 5 }) },
-    "cluster (Pulumi.k8s.yaml, profile: cluster)": { config: { ...stackConfig("k8s"), profile: "cluster" }, change: "one more TaskManager", flink: (taskManagers) => ({ taskManagers: taskManagers + 1 }) },
+const profiles: Record<string, { config: Record<string, string>; storageClass: string; change: string; flink: (taskManagers: number) => { taskManagers?: number; slotsPerTaskManager?: number } }> = {
+    "laptop (Pulumi.k8s.yaml)": { config: stackConfig("k8s"), storageClass: STORAGE_CLASS, change: "one more slot per TaskManager", flink: () => ({ slotsPerTaskManager: 5 }) },
+    "cluster (Pulumi.k8s.yaml, profile: cluster)": { config: { ...stackConfig("k8s"), profile: "cluster" }, storageClass: STORAGE_CLASS, change: "one more TaskManager", flink: (taskManagers) => ({ taskManagers: taskManagers + 1 }) },
+    // The Kubernetes half of the cloud stack: its own gp3 class (no EBS here: the claims bind to
+    // the test's volumes of that class), ECR images, and the consumers' ServiceAccounts.
+    "cluster on EKS (Pulumi.eks.yaml)": { config: stackConfig("eks"), storageClass: "gp3", change: "one more TaskManager", flink: (taskManagers) => ({ taskManagers: taskManagers + 1 }) },
 };
 
 describe("the stack's Kubernetes objects on a real API server (kwok nodes)", function () {
@@ -197,9 +202,9 @@ describe("the stack's Kubernetes objects on a real API server (kwok nodes)", fun
         });
     });
 
-    for (const [profile, { config, change: changeName, flink }] of Object.entries(profiles)) {
+    for (const [profile, { config, storageClass, change: changeName, flink }] of Object.entries(profiles)) {
         describe(`the ${profile} profile`, () => {
-            const namespace = `dp-${profile.split(" ")[0]}-${run}`;
+            const namespace = `dp-${profile.split(" (")[0]!.replace(/\s+/g, "-").toLowerCase()}-${run}`;
             let manifests: KObject[];
             let stored: Map<string, KObject>;
 
@@ -229,10 +234,10 @@ describe("the stack's Kubernetes objects on a real API server (kwok nodes)", fun
                 assert.equal(pods.length, replicas, "one pod per replica");
                 const pvcs = await list(cluster, "v1", "PersistentVolumeClaim", namespace);
                 assert.deepEqual(pvcs.map((c) => c.metadata.name).sort(), claims(manifests).map((c) => c.name).sort());
-                for (const c of pvcs) assert.equal((c.spec as { storageClassName?: string }).storageClassName, STORAGE_CLASS, c.metadata.name);
+                for (const c of pvcs) assert.equal((c.spec as { storageClassName?: string }).storageClassName, storageClass, c.metadata.name);
             });
 
-            it("has every Secret and ConfigMap a pod template refers to", async () => {
+            it("has every Secret, ConfigMap and ServiceAccount a pod template refers to", async () => {
                 const missing: string[] = [];
                 for (const w of manifests.filter((m) => WORKLOADS.includes(m.kind))) {
                     for (const ref of references(spec<WorkloadSpec>(w).template.spec)) {

@@ -26,10 +26,12 @@ export const STORAGE_CLASS = "kwok-static";
 /** Every Kubernetes object the stack renders for the config, as plain JSON manifests. */
 export async function renderManifests(options: RenderOptions): Promise<KObject[]> {
     const given = options.config?.kubernetes ? (JSON.parse(options.config.kubernetes) as Record<string, unknown>) : {};
+    // A cluster the stack creates brings its own registry (ECR) and storage class (gp3).
+    const created = given.cluster === "eks";
     const built = await build({
         ...options.config,
         platform: "kubernetes",
-        kubernetes: JSON.stringify({ registry: "localhost:5001", ...given, ...options.kubernetes, storageClass: STORAGE_CLASS, namespace: options.namespace }),
+        kubernetes: JSON.stringify({ ...(created ? {} : { registry: "localhost:5001" }), ...given, ...options.kubernetes, ...(created ? {} : { storageClass: STORAGE_CLASS }), namespace: options.namespace }),
     });
     // A JSON round trip drops the keys the program left undefined, as the provider does.
     const manifests = built.all.filter((r) => r.type.startsWith("kubernetes:")).map((r) => JSON.parse(JSON.stringify(plain(r.inputs))) as KObject);

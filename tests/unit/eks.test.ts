@@ -1,10 +1,9 @@
 import { strict as assert } from "assert";
-import { installMocks, plain, PROJECT, Recorded, resetResources, resolve, resources, setConfig } from "./mocks";
+import { installMocks, plain, PROJECT, Recorded, resetResources, resolve, resources } from "./mocks";
 installMocks();
 import { ConfigError, parseStackConfig, StackConfig } from "../../components/config";
 import { EksCluster, eksNodeProblems, MemoryPlan } from "../../components/cloud/eks";
 import { memoryPlan } from "../../components/stack";
-import { program } from "../../components/program";
 import { versions } from "../../components/versions";
 
 const T = {

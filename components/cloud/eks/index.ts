@@ -119,7 +119,10 @@ export class EksCluster extends pulumi.ComponentResource {
                 kubeconfigFor({ clusterName, endpoint, caData: ca.data ?? "", region: eks.region }),
             ),
         );
-        this.provider = new k8s.Provider(name, { kubeconfig: this.kubeconfig }, { parent: this, dependsOn: [nodes.group] });
+        // After every add-on: pods then start with DNS (CoreDNS) and claims with a provisioner (EBS
+        // CSI); and a destroy removes every object of the stack, its claims' volumes included,
+        // before the add-ons that serve them go.
+        this.provider = new k8s.Provider(name, { kubeconfig: this.kubeconfig }, { parent: this, dependsOn: [nodes.group, ...Object.values(workload.addons)] });
         const storageClass = new k8s.storage.v1.StorageClass(
             `${name}-gp3`,
             {
