@@ -19,17 +19,23 @@ import type { Engine, EngineContext, EngineHandle } from "./types";
 import { freePort, javaBin, mvnCopy, spawnDetached, waitForHttp } from "./lib";
 import { databasePassword } from "./postgres";
 
-function serverJar(ctx: EngineContext): string {
+type Installed = Pick<EngineContext, "cacheDir" | "versions">;
+
+function serverJar(ctx: Installed): string {
     return path.join(ctx.cacheDir, `iceberg-rest-${ctx.versions.iceberg}`, `iceberg-open-api-${ctx.versions.iceberg}.jar`);
 }
 
 /** The image's lib/: the jars the Dockerfile copies in, checked against the manifest's SHA-256. */
-function libDir(ctx: EngineContext): string {
+function libDir(ctx: Installed): string {
     return path.join(ctx.cacheDir, `iceberg-rest-${ctx.versions.iceberg}`, "lib");
 }
 
-/** The tier's rendered environment for the laptop profile, as the container gets it, on these engines. */
-function renderedEnv(s3: EngineHandle, postgres: EngineHandle, bucket: string): Record<string, string> {
+/**
+ * The tier's rendered environment for the laptop profile, as the container gets it, on these
+ * engines: with the s3 engine's keys, or with none (`keys: false`), as on EKS, where S3FileIO's
+ * default chain finds the pod's identity.
+ */
+export function renderedEnv(s3: EngineHandle, postgres: EngineHandle, bucket: string, keys = true): Record<string, string> {
     const cfg = parseStackConfig({}, "dataplatform", "engines");
     const { accessKeyId, secretAccessKey, region } = s3.details as Record<string, string>;
     const dbAddress = postgres.endpoints[icebergDatabase.name];
@@ -41,7 +47,7 @@ function renderedEnv(s3: EngineHandle, postgres: EngineHandle, bucket: string): 
         s3Endpoint: s3.endpoints.url!,
         pathStyle: true,
         region: region!,
-        credentials: { accessKeyId: accessKeyId!, secretAccessKey: secretAccessKey! },
+        credentials: keys ? { accessKeyId: accessKeyId!, secretAccessKey: secretAccessKey! } : undefined,
         memoryMiB: flinkMemoryPlan(cfg)["iceberg-rest"]!,
     });
     return { ...env, ...secretEnv };
@@ -51,7 +57,7 @@ function renderedEnv(s3: EngineHandle, postgres: EngineHandle, bucket: string): 
  * THE substitution: the port (rest.port) becomes a free one on this host. Every other variable,
  * the JDBC user and schema version, path-style access, region, heap, runs as rendered.
  */
-function localCatalog(env: Record<string, string>, port: number): Record<string, string> {
+export function localCatalog(env: Record<string, string>, port: number): Record<string, string> {
     if (!env.CATALOG_REST_PORT) throw new Error("the tier no longer renders CATALOG_REST_PORT");
     return { ...env, CATALOG_REST_PORT: String(port) };
 }
@@ -85,16 +91,8 @@ export const iceberg: Engine = {
         client.destroy();
 
         const port = await freePort();
-        const url = `http://127.0.0.1:${port}`;
         const env = localCatalog(renderedEnv(s3, postgres, bucket), port);
-        const logFile = path.join(ctx.workDir, "iceberg-rest.log");
-        // The derived image's CMD: the server jar and lib/ on one classpath.
-        const pid = spawnDetached(javaBin(), ["-cp", `${serverJar(ctx)}${path.delimiter}${path.join(libDir(ctx), "*")}`, "org.apache.iceberg.rest.RESTCatalogServer"], {
-            logFile,
-            cwd: ctx.workDir,
-            env: { PATH: process.env.PATH, ...(process.env.JAVA_HOME ? { JAVA_HOME: process.env.JAVA_HOME } : {}), ...env },
-        });
-        await waitForHttp(`${url}/v1/config`, { pid, logFile, timeoutMs: 120_000 });
+        const { pid, url, logFile } = await launchCatalog(ctx, { env, port, workDir: ctx.workDir });
         ctx.log(`iceberg REST ${ctx.versions.iceberg} on ${url}, warehouse s3://${bucket}/, catalog in ${env.CATALOG_URI}`);
         return {
             name: "iceberg",
@@ -107,3 +105,22 @@ export const iceberg: Engine = {
         };
     },
 };
+
+/**
+ * Starts a catalog server the way the derived image's CMD does (the server jar and lib/ on one
+ * classpath) with exactly `env` beside PATH and JAVA_HOME, and waits for its API.
+ */
+export async function launchCatalog(
+    ctx: Installed,
+    o: { env: Record<string, string>; port: number; workDir: string; name?: string },
+): Promise<{ pid: number; url: string; logFile: string }> {
+    const url = `http://127.0.0.1:${o.port}`;
+    const logFile = path.join(o.workDir, `${o.name ?? "iceberg-rest"}.log`);
+    const pid = spawnDetached(javaBin(), ["-cp", `${serverJar(ctx)}${path.delimiter}${path.join(libDir(ctx), "*")}`, "org.apache.iceberg.rest.RESTCatalogServer"], {
+        logFile,
+        cwd: o.workDir,
+        env: { PATH: process.env.PATH, ...(process.env.JAVA_HOME ? { JAVA_HOME: process.env.JAVA_HOME } : {}), ...o.env },
+    });
+    await waitForHttp(`${url}/v1/config`, { pid, logFile, timeoutMs: 120_000 });
+    return { pid, url, logFile };
+}
