@@ -73,7 +73,9 @@ export function flinkProperties(s: FlinkSettings): Record<string, string> {
         "taskmanager.memory.jvm-overhead.min": "96m",
         "taskmanager.memory.managed.fraction": "0.15",
         ...(s.s3Endpoint ? { "s3.endpoint": s.s3Endpoint } : {}),
-        ...(s.region ? { "s3.endpoint.region": s.region } : {}),
+        // Hadoop's own name, which Flink passes on like its s3. keys: "s3.endpoint.region" would sit
+        // under "s3.endpoint" when Flink nests the keys into config.yaml, and break its parsing.
+        ...(s.region ? { "fs.s3a.endpoint.region": s.region } : {}),
     };
     for (const [k, v] of Object.entries(props)) {
         if (/\s/.test(v)) throw new Error(`Flink property ${k} = "${v}" contains whitespace, which the Flink image would strip`);

@@ -43,7 +43,7 @@ export const suites: Record<string, string[]> = {
     "tests/integration/connect.test.ts": ["connect", "kafka"],
     "tests/integration/s3.test.ts": ["s3"],
     "tests/integration/least-privilege.test.ts": ["s3"],
-    "tests/integration/workload-identity.test.ts": ["s3", "postgres", "iceberg"],
+    "tests/integration/workload-identity.test.ts": ["s3", "postgres", "iceberg", "flink"],
     "tests/integration/iceberg.test.ts": ["iceberg", "s3"],
     "tests/integration/flink.test.ts": ["flink", "kafka", "s3", "iceberg"],
     "tests/integration/processor-watch.test.ts": ["flink"],

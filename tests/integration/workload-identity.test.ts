@@ -9,11 +9,12 @@
  * the session token or skipped the token file would be refused.
  *
  * The endpoint listens on 127.0.0.1, not the agent's 169.254.170.23: the SDKs allow plain http
- * to both, and only the address differs. Covered: the archiver (JS SDK v3, its own s3Client) and
+ * to both, and only the address differs. Covered: the archiver (JS SDK v3, its own s3Client),
  * the Iceberg REST catalog (S3FileIO, Java SDK v2 2.33.0, started with the tier's rendered
- * environment without keys). Not here: Flink's S3 filesystem (SDK v1 1.12.779; the test Flink
- * runs with keys) and Druid (the test Druid has no S3 deep storage: druid-s3-extensions 33 is not
- * on Maven Central).
+ * environment without keys) and Flink's S3 filesystem (flink-s3-fs-hadoop: Hadoop 3.3.4, SDK v1
+ * 1.12.779, loaded from the engine's plugins/ with the tier's s3 properties; see its test for
+ * why moto's checks are off there). Not here: Druid
+ * (the test Druid has no S3 deep storage: druid-s3-extensions 33 is not on Maven Central).
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
@@ -26,10 +27,12 @@ import * as path from "node:path";
 import { CreateRoleCommand, DeleteRoleCommand, DeleteRolePolicyCommand, IAMClient, PutRolePolicyCommand } from "@aws-sdk/client-iam";
 import { AssumeRoleCommand, STSClient } from "@aws-sdk/client-sts";
 import { CreateBucketCommand, DeleteBucketCommand, DeleteObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
+import { bucketDefaults, BucketKey } from "../../components/config";
 import { grants, policyDocument, StoreConsumer } from "../../components/objectstore";
 import { versions } from "../../components/versions";
-import { cacheRoot, freePort, stopPids } from "../engines/lib";
+import { cacheRoot, freePort, javaBin, run as runCommand, stopPids } from "../engines/lib";
 import { launchCatalog, localCatalog, renderedEnv } from "../engines/iceberg";
+import { renderedFlink } from "../engines/flink-rendered";
 import { engine } from "../engines/state";
 
 const run = randomUUID().slice(0, 8);
@@ -86,11 +89,15 @@ describe("workload identity: the S3 clients take a role's credentials from the p
     const iam = new IAMClient(aws);
     const sts = new STSClient(aws);
     const s3 = new S3Client({ ...aws, forcePathStyle: true, requestChecksumCalculation: "WHEN_REQUIRED" });
-    /** Own bucket and someone else's, per consumer: the role may use the first only. */
-    const buckets: Record<"archiver" | "iceberg", { own: string; other: string }> = {
-        archiver: { own: `raw-events-${run}`, other: `flink-checkpoints-${run}` },
-        iceberg: { own: `iceberg-warehouse-${run}`, other: `druid-deep-storage-${run}` },
+    /** This run's buckets, by the store's keys. */
+    const bucketOf = (key: BucketKey) => `${bucketDefaults[key]}-${run}`;
+    /** Per consumer under test, a bucket of its own and one it must not touch. */
+    const buckets = {
+        archiver: { own: bucketOf("raw"), other: bucketOf("checkpoints") },
+        iceberg: { own: bucketOf("warehouse"), other: bucketOf("druid") },
+        flink: { own: bucketOf("checkpoints"), other: bucketOf("raw") },
     };
+    const consumers = Object.keys(buckets) as (keyof typeof buckets)[];
     const roles = new Map<StoreConsumer, Credentials>();
     let previous: string | undefined;
 
@@ -103,15 +110,15 @@ describe("workload identity: the S3 clients take a role's credentials from the p
 
     // Roles and their credentials are made while the checks are off; then every call is checked.
     before(async () => {
-        for (const [consumer, b] of Object.entries(buckets) as ["archiver" | "iceberg", { own: string; other: string }][]) {
-            for (const bucket of [b.own, b.other]) await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+        for (const key of Object.keys(bucketDefaults) as BucketKey[]) await s3.send(new CreateBucketCommand({ Bucket: bucketOf(key) }));
+        for (const consumer of consumers) {
             const RoleName = `${consumer}-workload-${run}`;
             await iam.send(new CreateRoleCommand({
                 RoleName,
                 AssumeRolePolicyDocument: JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Principal: { Service: "pods.eks.amazonaws.com" }, Action: ["sts:AssumeRole", "sts:TagSession"] }] }),
             }));
-            // The document the store puts on the role, over this run's bucket.
-            await iam.send(new PutRolePolicyCommand({ RoleName, PolicyName: "store", PolicyDocument: policyDocument(grants[consumer].map((g) => ({ bucket: b.own, prefix: g.prefix }))) }));
+            // The document the store puts on the role, over this run's buckets.
+            await iam.send(new PutRolePolicyCommand({ RoleName, PolicyName: "store", PolicyDocument: policyDocument(grants[consumer].map((g) => ({ bucket: bucketOf(g.bucket), prefix: g.prefix }))) }));
             const { Credentials: c } = await sts.send(new AssumeRoleCommand({ RoleArn: `arn:aws:iam::123456789012:role/${RoleName}`, RoleSessionName: `eks-${run}` }));
             roles.set(consumer, { AccessKeyId: c!.AccessKeyId!, SecretAccessKey: c!.SecretAccessKey!, SessionToken: c!.SessionToken!, Expiration: c!.Expiration! });
         }
@@ -120,12 +127,13 @@ describe("workload identity: the S3 clients take a role's credentials from the p
 
     after(async () => {
         if (previous !== undefined) await setUncheckedRequests(previous);
-        for (const [consumer, b] of Object.entries(buckets)) {
-            for (const bucket of [b.own, b.other]) {
-                const listed = await s3.send(new ListObjectsV2Command({ Bucket: bucket })).catch(() => undefined);
-                for (const o of listed?.Contents ?? []) await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: o.Key! }));
-                await s3.send(new DeleteBucketCommand({ Bucket: bucket })).catch(() => undefined);
-            }
+        for (const key of Object.keys(bucketDefaults) as BucketKey[]) {
+            const Bucket = bucketOf(key);
+            const listed = await s3.send(new ListObjectsV2Command({ Bucket })).catch(() => undefined);
+            for (const o of listed?.Contents ?? []) await s3.send(new DeleteObjectCommand({ Bucket, Key: o.Key! }));
+            await s3.send(new DeleteBucketCommand({ Bucket })).catch(() => undefined);
+        }
+        for (const consumer of consumers) {
             const RoleName = `${consumer}-workload-${run}`;
             await iam.send(new DeleteRolePolicyCommand({ RoleName, PolicyName: "store" })).catch(() => undefined);
             await iam.send(new DeleteRoleCommand({ RoleName })).catch(() => undefined);
@@ -192,6 +200,39 @@ describe("workload identity: the S3 clients take a role's credentials from the p
             await stopPids([catalog.pid]);
             await agent.close();
             fs.rmSync(workDir, { recursive: true, force: true });
+        }
+    });
+
+    /**
+     * Hadoop's S3A (SDK v1) against moto with its checks on gets 403 on its first listing
+     * (ListObjectsV2, delimiter "/") even with a user's plain key whose policy allows it, and
+     * retries it for minutes: moto refuses that request from SDK v1, whoever signs it. So this one
+     * runs with the checks off: moto then takes any credentials, and what is proven is that the
+     * filesystem found them where the pod identity agent puts them, and only there. What a role
+     * may do is proven by the two consumers above, with the checks on.
+     */
+    it("Flink's S3 filesystem, loaded from plugins/ with the tier's s3 properties and no key, writes with the credentials the pod identity endpoint gives it, and has none without it", async function () {
+        this.timeout(180_000);
+        const checks = await setUncheckedRequests("inf");
+        const agent = await credentialsEndpoint(`pod-token-${run}`, roles.get("flink")!);
+        try {
+            const home = engine("flink").details.flinkHome!;
+            const properties = renderedFlink("laptop", endpoint).flinkProperties.split("\n").filter((l) => /^(s3|fs\.s3a)\./.test(l)).map((l) => l.replace(": ", "="));
+            assert.ok(properties.some((p) => p.startsWith("fs.s3a.endpoint.region=")), `the tier renders the region: ${properties.join(" ")}`);
+            const uri = `s3://${buckets.flink.own}/checkpoints/identity-${run}`;
+            const write = async (env: Record<string, string>) => {
+                const out = await runCommand(javaBin(), ["-cp", path.join(home, "lib", "*"), path.join(__dirname, "flink-s3-identity", "S3Identity.java"), ...properties, "--", uri], {
+                    env: { PATH: process.env.PATH, ...(process.env.JAVA_HOME ? { JAVA_HOME: process.env.JAVA_HOME } : {}), FLINK_PLUGINS_DIR: path.join(home, "plugins"), ...env },
+                });
+                return out.trim().split("\n").find((l) => l.startsWith("s3://")) ?? out;
+            };
+            assert.equal(await write(agent.env), `${uri} ok`);
+            assert.ok(agent.calls.length >= 1 && agent.calls.every((c) => c.authorization === `pod-token-${run}`), `the filesystem asked the endpoint with the token: ${JSON.stringify(agent.calls)}`);
+            // The same process without the agent's variables has nothing to sign with.
+            assert.match(await write({ HOME: agent.env.HOME }), /^s3:\/\/\S+ SdkClientException: Unable to load AWS credentials/);
+        } finally {
+            await agent.close();
+            await setUncheckedRequests(checks);
         }
     });
 });

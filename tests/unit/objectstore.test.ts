@@ -144,7 +144,7 @@ describe("object-store tier", () => {
 
         // What consumers may see change: S3 endpoint, region, bucket names and keys, nothing else.
         const storeEnv = /^(AWS_(ACCESS_KEY_ID|SECRET_ACCESS_KEY|REGION)|CATALOG_(S3_\w+|WAREHOUSE|CLIENT_REGION)|druid_(storage_bucket|indexer_logs_s3Bucket|s3_\w+)|S3_(BUCKET|ENDPOINT|PATH_STYLE|REGION)|ICEBERG_WAREHOUSE_BUCKET)$/;
-        const storeFlinkProps = new Set(["s3.endpoint", "s3.endpoint.region", "s3.path.style.access", "execution.checkpointing.dir", "execution.checkpointing.savepoint-dir"]);
+        const storeFlinkProps = new Set(["s3.endpoint", "fs.s3a.endpoint.region", "s3.path.style.access", "execution.checkpointing.dir", "execution.checkpointing.savepoint-dir"]);
         const asMap = (lines: string[], sep: string) => new Map(lines.map((l) => [l.slice(0, l.indexOf(sep)), l.slice(l.indexOf(sep) + sep.length)]));
         let consumersChanged = 0;
         for (const [key, before] of minio) {
