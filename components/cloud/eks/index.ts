@@ -64,7 +64,6 @@ export class EksCluster extends pulumi.ComponentResource {
     /** Add-ons, by name: the pod identity agent must exist before any PodIdentityAssociation is of use. */
     readonly addons: Record<string, aws.eks.Addon>;
     readonly ebsCsiRoleArn: pulumi.Output<string>;
-    readonly clusterArn: pulumi.Output<string>;
     /** The AWS provider of the cluster's region: every AWS resource of the cluster and of its workloads' identities. */
     readonly awsProvider: aws.Provider;
 
@@ -105,7 +104,6 @@ export class EksCluster extends pulumi.ComponentResource {
         this.ebsCsiRoleArn = workload.ebsCsiRole.arn;
 
         this.clusterName = cluster.name;
-        this.clusterArn = cluster.arn;
         this.endpoint = cluster.endpoint;
         this.vpcId = network.vpc.id;
         this.privateSubnetIds = privateSubnetIds;
