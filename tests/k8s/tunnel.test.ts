@@ -102,6 +102,23 @@ describe("provisioning tunnels through a real API server (kubectl port-forward t
         assert.equal(procStat(running[0]!), undefined, "that kubectl is gone");
     });
 
+    it("tunnels with a kubeconfig given as content (a cluster the stack created), through a private file that is gone afterwards", async () => {
+        const content = fs.readFileSync(via.kubeconfig!, "utf8");
+        const inline: Reach = { address: "kafka-1:9094", via: { namespace, kubeconfigData: content } };
+        let file: string | undefined;
+        const topics = await withReach([inline], async ([address]) => {
+            const [pid] = kubectls();
+            const args = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+            file = args[args.indexOf("--kubeconfig") + 1];
+            assert.ok(file && file !== via.kubeconfig, `kubectl runs on a file of its own: ${args.join(" ")}`);
+            assert.equal(fs.readFileSync(file, "utf8"), content);
+            assert.equal(fs.statSync(file).mode & 0o777, 0o600, "readable by this user alone");
+            return listTopics(address!);
+        });
+        assert.ok(Array.isArray(topics));
+        assert.equal(fs.existsSync(file!), false, "the file is removed with the tunnel");
+    });
+
     it("starts a new kubectl when the one behind the tunnel dies, at the same local address", async () => {
         await withReach([broker], async ([address]) => {
             await listTopics(address!);
