@@ -3,6 +3,7 @@
  * leaves Druid's task slots and Flink's jobs as it found them. The suites run one after another
  * on one set of engines, so anything a suite leaves running is what the next one waits for.
  */
+import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { IHeaders, Kafka, logLevel } from "kafkajs";
 import { druidActivity, overlordJson, unfinishedTasks } from "../../components/druid/overlord";
@@ -122,4 +123,15 @@ export async function readTopic(clientId: string, topic: string, timeoutMs = 60_
         await consumer.disconnect();
     }
     return records;
+}
+
+/**
+ * Switches the s3 engine's (moto's) IAM checks on (0 unchecked requests left) or off ("inf");
+ * returns the previous setting, for the suite to give back.
+ */
+export async function setUncheckedRequests(count: string): Promise<string> {
+    const response = await fetch(`${engine("s3").endpoints.url}/moto-api/reset-auth`, { method: "POST", body: count });
+    const text = await response.text();
+    assert.equal(response.status, 200, `moto reset-auth: ${text}`);
+    return (JSON.parse(text) as { PREVIOUS_INITIAL_NO_AUTH_ACTION_COUNT: string }).PREVIOUS_INITIAL_NO_AUTH_ACTION_COUNT;
 }

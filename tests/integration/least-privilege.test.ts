@@ -19,6 +19,7 @@ import {
 import { bucketDefaults, BucketKey } from "../../components/config";
 import { grants, policyDocument, StoreConsumer, storeConsumers } from "../../components/objectstore";
 import { engine } from "../engines/state";
+import { setUncheckedRequests } from "./fixtures";
 
 interface Key { accessKeyId: string; secretAccessKey: string }
 
@@ -43,14 +44,6 @@ function s3As(key: Key): S3Client {
         endpoint: endpoints.url, region: details.region, forcePathStyle: true, credentials: key,
         requestChecksumCalculation: "WHEN_REQUIRED", maxAttempts: 1,
     });
-}
-
-/** Switches moto's IAM checks on (0 unchecked requests left) or off ("inf"); returns the previous setting. */
-async function setUncheckedRequests(count: string): Promise<string> {
-    const response = await fetch(`${engine("s3").endpoints.url}/moto-api/reset-auth`, { method: "POST", body: count });
-    const text = await response.text();
-    assert.equal(response.status, 200, `moto reset-auth: ${text}`);
-    return (JSON.parse(text) as { PREVIOUS_INITIAL_NO_AUTH_ACTION_COUNT: string }).PREVIOUS_INITIAL_NO_AUTH_ACTION_COUNT;
 }
 
 async function refused(what: string, call: Promise<unknown>): Promise<void> {

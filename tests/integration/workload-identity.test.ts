@@ -34,6 +34,7 @@ import { cacheRoot, freePort, javaBin, run as runCommand, stopPids } from "../en
 import { launchCatalog, localCatalog, renderedEnv } from "../engines/iceberg";
 import { renderedFlink } from "../engines/flink-rendered";
 import { engine } from "../engines/state";
+import { setUncheckedRequests } from "./fixtures";
 
 const run = randomUUID().slice(0, 8);
 const repoRoot = path.join(__dirname, "..", "..");
@@ -100,13 +101,6 @@ describe("workload identity: the S3 clients take a role's credentials from the p
     const consumers = Object.keys(buckets) as (keyof typeof buckets)[];
     const roles = new Map<StoreConsumer, Credentials>();
     let previous: string | undefined;
-
-    const setUncheckedRequests = async (count: string) => {
-        const response = await fetch(`${endpoint}/moto-api/reset-auth`, { method: "POST", body: count });
-        const text = await response.text();
-        assert.equal(response.status, 200, `moto reset-auth: ${text}`);
-        return (JSON.parse(text) as { PREVIOUS_INITIAL_NO_AUTH_ACTION_COUNT: string }).PREVIOUS_INITIAL_NO_AUTH_ACTION_COUNT;
-    };
 
     // Roles and their credentials are made while the checks are off; then every call is checked.
     before(async () => {
