@@ -87,3 +87,19 @@ export const T = {
 export function env(b: Built, name: string): Record<string, string> {
     return Object.fromEntries((plain(b.one(T.container, name).inputs.envs) as string[]).map((e) => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)]));
 }
+
+/** The Kubernetes objects' type tokens, as the mocks record them. */
+export const K = {
+    namespace: "kubernetes:core/v1:Namespace",
+    networkPolicy: "kubernetes:networking.k8s.io/v1:NetworkPolicy",
+    deployment: "kubernetes:apps/v1:Deployment",
+    statefulSet: "kubernetes:apps/v1:StatefulSet",
+    service: "kubernetes:core/v1:Service",
+    secret: "kubernetes:core/v1:Secret",
+    configMap: "kubernetes:core/v1:ConfigMap",
+    serviceAccount: "kubernetes:core/v1:ServiceAccount",
+    ingress: "kubernetes:networking.k8s.io/v1:Ingress",
+    pdb: "kubernetes:policy/v1:PodDisruptionBudget",
+    storageClass: "kubernetes:storage.k8s.io/v1:StorageClass",
+    provider: "pulumi:providers:kubernetes",
+} as const;

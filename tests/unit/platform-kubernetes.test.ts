@@ -12,19 +12,8 @@ import { GROUP_LABEL, KubernetesPlatform, KubernetesPlatformArgs } from "../../c
 import { DEFAULT_VOLUME_GIB, DeployedService, ServiceSpec } from "../../components/platform/types";
 import { checkMemoryPlan, memoryPlan } from "../../components/stack";
 import { SupersetTier } from "../../components/superset";
-import { build, T } from "./build";
+import { build, K, T } from "./build";
 
-const K = {
-    namespace: "kubernetes:core/v1:Namespace",
-    networkPolicy: "kubernetes:networking.k8s.io/v1:NetworkPolicy",
-    deployment: "kubernetes:apps/v1:Deployment",
-    statefulSet: "kubernetes:apps/v1:StatefulSet",
-    service: "kubernetes:core/v1:Service",
-    secret: "kubernetes:core/v1:Secret",
-    configMap: "kubernetes:core/v1:ConfigMap",
-    ingress: "kubernetes:networking.k8s.io/v1:Ingress",
-    pdb: "kubernetes:policy/v1:PodDisruptionBudget",
-} as const;
 const WORKLOADS: string[] = [K.deployment, K.statefulSet];
 
 interface Meta {

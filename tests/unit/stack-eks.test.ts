@@ -4,7 +4,7 @@ installMocks();
 import { ConfigError, parseStackConfig } from "../../components/config";
 import { grants, StoreConsumer, storeConsumers } from "../../components/objectstore";
 import { DockerPlatform } from "../../components/platform/docker";
-import { build, Built, stackConfig, T } from "./build";
+import { build, Built, K as KUBE, stackConfig, T } from "./build";
 
 /** The eks stack file as `pulumi up --stack eks` reads it. */
 const eks = () => stackConfig("eks");
@@ -17,13 +17,9 @@ const k8sTwin = () => ({
     kubernetes: JSON.stringify({ registry: "localhost:5001", context: "kind-dataplatform" }),
 });
 
+/** The Kubernetes tokens and the AWS ones this stack adds. */
 const K = {
-    deployment: "kubernetes:apps/v1:Deployment",
-    statefulSet: "kubernetes:apps/v1:StatefulSet",
-    secret: "kubernetes:core/v1:Secret",
-    serviceAccount: "kubernetes:core/v1:ServiceAccount",
-    storageClass: "kubernetes:storage.k8s.io/v1:StorageClass",
-    provider: "pulumi:providers:kubernetes",
+    ...KUBE,
     ecrRepo: "aws:ecr/repository:Repository",
     ecrLifecycle: "aws:ecr/lifecyclePolicy:LifecyclePolicy",
     role: "aws:iam/role:Role",

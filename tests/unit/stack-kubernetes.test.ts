@@ -3,7 +3,7 @@ import { installMocks, isSecretInput, leakedSecrets, plain, resolve, SECRET_MARK
 installMocks();
 import { tierNames } from "../../components/config";
 import { profileNames } from "../../components/config/profiles";
-import { build, Built, T } from "./build";
+import { build, Built, K, T } from "./build";
 
 /** The whole program (`program()`, as `pulumi up` runs it) with `platform: kubernetes`. */
 const k8s = (keys: Record<string, unknown> = {}, more: Record<string, string> = {}) => ({
@@ -11,13 +11,6 @@ const k8s = (keys: Record<string, unknown> = {}, more: Record<string, string> = 
     kubernetes: JSON.stringify({ registry: "localhost:5001", context: "kind-dataplatform", ...keys }),
     ...more,
 });
-
-const K = {
-    deployment: "kubernetes:apps/v1:Deployment",
-    statefulSet: "kubernetes:apps/v1:StatefulSet",
-    secret: "kubernetes:core/v1:Secret",
-    provider: "pulumi:providers:kubernetes",
-};
 
 interface Workload {
     metadata: { name: string };
