@@ -178,13 +178,20 @@ export async function terminateSupervisor(url: string, dataSource: string, optio
 
     // Done when the overlord has no unfinished task of the datasource left and no worker still
     // holds a slot for one (a shut-down task leaves its worker a moment after the overlord forgets it).
+    // After a shutdown that quiet must hold on two polls in a row: a task shut down between its
+    // assignment and its start is forgotten by the overlord at once, yet its worker still starts
+    // it and reports it running for a moment before the overlord's sync kills it (seen in CI:
+    // shut down 60 ms after its creation, running again 70 ms later, gone 300 ms after that).
     const ours = new Set([...known, ...shutDown]);
+    const quietPolls = shutDown.length > 0 ? 2 : 1;
+    let quiet = 0;
     const drainDeadline = Date.now() + drainMs;
     for (;;) {
         const left = await ingestionTasks();
         left.forEach((t) => ours.add(t.id));
         const held = (await overlordJson<Worker[]>(url, "/druid/indexer/v1/workers")).flatMap((w) => w.runningTasks).filter((t) => ours.has(t));
-        if (left.length === 0 && held.length === 0) break;
+        quiet = left.length === 0 && held.length === 0 ? quiet + 1 : 0;
+        if (quiet >= quietPolls) break;
         if (Date.now() > drainDeadline) {
             throw new Error(
                 `Druid at ${url}: ingestion tasks of "${dataSource}" still hold a slot ${Math.round(drainMs / 1000)} s after the ` +
